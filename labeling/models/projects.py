@@ -20,6 +20,31 @@ class Project(models.Model):
         blank=True,
         help_text="Labels for prompts, e.g. qa, summarization, code, math, creative.",
     )
+    # The rules of the work. Tasks copy `overlap` when they are created; the rest is read at
+    # claim and submit time.
+    k_outputs = models.PositiveSmallIntegerField(
+        default=2, help_text="Candidate answers per prompt for ranking tasks."
+    )
+    overlap = models.PositiveSmallIntegerField(
+        default=1, help_text="Annotations each new task needs (distinct labelers)."
+    )
+    claim_timeout_minutes = models.PositiveSmallIntegerField(
+        default=15, help_text="A claim expires after this long unless a heartbeat renews it."
+    )
+    gold_rate = models.FloatField(
+        default=0.0, help_text="Share of claims that hand out a gold task (0 to 1)."
+    )
+    allow_ties = models.BooleanField(default=True, help_text="Rankings may put answers level.")
+    rubric = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Criteria for rubric tasks: [{"name": "correctness", "description": "..."}].',
+    )
+    rubric_scale_min = models.SmallIntegerField(default=1)
+    rubric_scale_max = models.SmallIntegerField(default=5)
+    answer_rating_max = models.PositiveSmallIntegerField(
+        default=0, help_text="Per-answer ratings from 1 to this on ranking tasks; 0 = not asked."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -27,9 +52,24 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(gold_rate__gte=0) & models.Q(gold_rate__lte=1),
+                name="project_gold_rate_0_1",
+            ),
+            models.CheckConstraint(condition=models.Q(overlap__gte=1), name="project_overlap_ge_1"),
+            models.CheckConstraint(
+                condition=models.Q(rubric_scale_max__gt=models.F("rubric_scale_min")),
+                name="project_rubric_scale_ordered",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def rubric_criteria(self) -> list[str]:
+        return [c["name"] if isinstance(c, dict) else str(c) for c in self.rubric or []]
 
 
 class Membership(models.Model):
