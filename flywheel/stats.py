@@ -52,20 +52,52 @@ def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float:
     n = len(xa)
     if n < 2 or np.isnan(xa).any() or np.isnan(ya).any():
         return math.nan
+    _, ix = np.unique(xa, return_inverse=True)
+    _, iy = np.unique(ya, return_inverse=True)
+    kx, ky = int(ix.max()) + 1, int(iy.max()) + 1
+    if kx * ky <= _TABLE_CELLS:
+        s, untied_x, untied_y = _kendall_table(ix, iy, kx, ky)
+    else:
+        s, untied_x, untied_y = _kendall_pairs(xa, ya)
+    if untied_x == 0 or untied_y == 0:
+        return math.nan
+    return float(s / math.sqrt(untied_x * untied_y))
+
+
+# Scores and ranks have few distinct values: a contingency table makes tau-b O(n + kx * ky).
+_TABLE_CELLS = 1_000_000
+
+
+def _kendall_table(ix: np.ndarray, iy: np.ndarray, kx: int, ky: int) -> tuple[int, int, int]:
+    table = np.zeros((kx, ky), dtype=np.int64)
+    np.add.at(table, (ix, iy), 1)
+    n = len(ix)
+    # above[i, j]: items with x index >= i and y index >= j; below_left: x >= i and y <= j.
+    above = np.zeros((kx + 1, ky + 1), dtype=np.int64)
+    above[:kx, :ky] = table[::-1, ::-1].cumsum(0).cumsum(1)[::-1, ::-1]
+    below_left = np.zeros((kx + 1, ky + 1), dtype=np.int64)
+    below_left[:kx, 1:] = table[::-1, :].cumsum(0)[::-1, :].cumsum(1)
+    concordant = int((table * above[1:, 1:]).sum())
+    discordant = int((table * below_left[1:, :ky]).sum())
+    rows = table.sum(axis=1)
+    cols = table.sum(axis=0)
+    untied_x = (n * n - int((rows * rows).sum())) // 2
+    untied_y = (n * n - int((cols * cols).sum())) // 2
+    return concordant - discordant, untied_x, untied_y
+
+
+def _kendall_pairs(xa: np.ndarray, ya: np.ndarray) -> tuple[int, int, int]:
     s = 0
     untied_x = 0
     untied_y = 0
-    # One numpy row per item keeps memory O(n) while the work stays O(n^2) in C; fine for the
-    # leaderboard and per-item sizes this project ranks (thousands).
-    for i in range(n - 1):
+    # One numpy row per item keeps memory O(n) while the work stays O(n^2) in C.
+    for i in range(len(xa) - 1):
         dx = np.sign(xa[i + 1 :] - xa[i])
         dy = np.sign(ya[i + 1 :] - ya[i])
         s += int(np.dot(dx, dy))
         untied_x += int(np.count_nonzero(dx))
         untied_y += int(np.count_nonzero(dy))
-    if untied_x == 0 or untied_y == 0:
-        return math.nan
-    return float(s / math.sqrt(untied_x * untied_y))
+    return s, untied_x, untied_y
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:

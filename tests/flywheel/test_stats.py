@@ -42,6 +42,16 @@ def test_kendall_tau_b_matches_scipy_variant_b(seed):
     assert kendall_tau_b(x.tolist(), y.tolist()) == pytest.approx(expected, abs=1e-12)
 
 
+def test_kendall_tau_b_table_and_pairwise_paths_agree(monkeypatch):
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=300).round(1)
+    y = (x + rng.normal(size=300)).round(1)
+    expected = scipy.stats.kendalltau(x, y, variant="b").statistic
+    assert kendall_tau_b(x, y) == pytest.approx(expected, abs=1e-12)
+    monkeypatch.setattr(stats, "_TABLE_CELLS", 0)  # force the O(n^2) path
+    assert kendall_tau_b(x, y) == pytest.approx(expected, abs=1e-12)
+
+
 def test_kendall_tau_b_undefined_is_nan():
     assert math.isnan(kendall_tau_b([1, 1, 1], [1, 2, 3]))
     assert math.isnan(kendall_tau_b([1], [2]))
