@@ -1,0 +1,119 @@
+"""Exact and near-duplicate detection.
+
+Near duplicates are found with MinHash over word 3-gram shingles of the normalized text and an
+LSH index (`datasketch`): a new text is compared only with the candidates that share an LSH
+band, then kept as a duplicate when the MinHash estimate of Jaccard similarity reaches the
+threshold. `all_pairs_near_duplicates` is the exact O(n²) baseline the benchmark compares with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from datasketch import MinHash, MinHashLSH
+
+from .records import normalize_text
+
+SHINGLE_WORDS = 3
+
+
+def shingles(text: str, *, k: int = SHINGLE_WORDS) -> set[str]:
+    words = normalize_text(text).split()
+    if len(words) <= k:
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[i : i + k]) for i in range(len(words) - k + 1)}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+@dataclass(frozen=True)
+class NearDuplicate:
+    key: str  # the earlier text it duplicates
+    similarity: float  # MinHash estimate of the Jaccard similarity
+
+
+class NearDuplicateIndex:
+    """Remembers texts and answers "is this one nearly a text seen before?"."""
+
+    def __init__(self, *, threshold: float = 0.8, num_perm: int = 128, k: int = SHINGLE_WORDS):
+        self.threshold = threshold
+        self.num_perm = num_perm
+        self.k = k
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        # One set of permutations for every sketch: building them per MinHash costs more than
+        # hashing a prompt.
+        template = MinHash(num_perm=num_perm)
+        self._permutations = template.permutations
+        self._scheme = template.scheme
+        self._sketches: dict[str, MinHash] = {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._sketches
+
+    def __len__(self) -> int:
+        return len(self._sketches)
+
+    def sketch(self, text: str) -> MinHash:
+        minhash = MinHash(
+            num_perm=self.num_perm, permutations=self._permutations, scheme=self._scheme
+        )
+        minhash.update_batch([s.encode() for s in shingles(text, k=self.k)])
+        return minhash
+
+    def find(self, text: str) -> NearDuplicate | None:
+        return self._find(self.sketch(text))
+
+    def add(self, key: str, text: str) -> NearDuplicate | None:
+        """Index `text` under `key` unless it nearly duplicates an indexed one (returned)."""
+        minhash = self.sketch(text)
+        found = self._find(minhash)
+        if found is None and key not in self._sketches:
+            self._lsh.insert(key, minhash)
+            self._sketches[key] = minhash
+        return found
+
+    def _find(self, minhash: MinHash) -> NearDuplicate | None:
+        best: NearDuplicate | None = None
+        for key in self._lsh.query(minhash):
+            similarity = minhash.jaccard(self._sketches[key])
+            if similarity >= self.threshold and (best is None or similarity > best.similarity):
+                best = NearDuplicate(key=key, similarity=round(similarity, 3))
+        return best
+
+
+def near_duplicates(
+    texts: Iterable[tuple[str, str]], *, threshold: float = 0.8, num_perm: int = 128
+) -> dict[str, NearDuplicate]:
+    """key -> the earlier text it nearly duplicates, for (key, text) pairs in order."""
+    index = NearDuplicateIndex(threshold=threshold, num_perm=num_perm)
+    found = {}
+    for key, text in texts:
+        duplicate = index.add(key, text)
+        if duplicate is not None:
+            found[key] = duplicate
+    return found
+
+
+def all_pairs_near_duplicates(
+    texts: Iterable[tuple[str, str]], *, threshold: float = 0.8
+) -> dict[str, NearDuplicate]:
+    """The exact baseline: every text against every kept earlier one, true Jaccard."""
+    kept: list[tuple[str, set[str]]] = []
+    found = {}
+    for key, text in texts:
+        mine = shingles(text)
+        best: NearDuplicate | None = None
+        for other_key, other in kept:
+            similarity = jaccard(mine, other)
+            if similarity >= threshold and (best is None or similarity > best.similarity):
+                best = NearDuplicate(key=other_key, similarity=round(similarity, 3))
+        if best is None:
+            kept.append((key, mine))
+        else:
+            found[key] = best
+    return found
