@@ -1,0 +1,309 @@
+"""Handing out work: claims (leases), heartbeats, expiry, submit and skip.
+
+The overlap invariant (active leases + submissions never exceed a task's required
+annotations) is a CHECK constraint on the task row; the counters move only through
+`_counters_move`, one UPDATE that also keeps `status` in step. On PostgreSQL a claim picks
+its task with `SELECT … FOR UPDATE SKIP LOCKED`, so concurrent labelers never wait on each
+other's rows; on SQLite the connection starts transactions IMMEDIATE (settings), which
+serialises writers, and the guarded UPDATE below is correct on both.
+
+Locks are always taken in the order annotation -> assignment -> task, so that submit, skip,
+review and the expiry sweep cannot deadlock one another.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import Case, Exists, F, OuterRef, Value, When
+from django.utils import timezone
+
+from flywheel.errors import DomainError
+from labeling.models import (
+    Annotation,
+    AnnotationStatus,
+    Assignment,
+    AssignmentStatus,
+    Project,
+    Task,
+    TaskStatus,
+)
+from labeling.services.payloads import answer_clean, gold_check
+
+ERROR_NOT_CLAIMED = "You have not claimed task {task}; claim a task first."
+ERROR_LEASE_EXPIRED = "Your claim on task {task} expired at {expired}; claim a task again."
+ERROR_LEASE_EXPIRED_TAKEN = (
+    "Your claim on task {task} expired at {expired} and other labelers have since filled "
+    "its slots, so your answer was not saved. Claim the next task."
+)
+ERROR_ALREADY_SKIPPED = "You skipped task {task}; a skipped task cannot be answered."
+ERROR_ALREADY_SUBMITTED = "You already answered task {task}; it cannot be skipped now."
+ERROR_SKIP_REASON = "Say why you skip the task: `reason` must not be empty."
+
+EXPIRE_BATCH = 500
+CLAIM_RETRIES = 5
+
+
+class AssignmentError(DomainError):
+    pass
+
+
+def _counters_move(
+    task_id: int, *, submitted: int = 0, active: int = 0, need_slot: bool = False
+) -> bool:
+    """Move a task's counters and status in one UPDATE. With `need_slot`, only when a slot
+    is free (a guarded update: correct under any concurrency). Returns whether it moved."""
+    new_submitted = F("submitted_count") + submitted
+    new_filled = F("submitted_count") + F("active_leases") + submitted + active
+    rows = Task.objects.filter(pk=task_id)
+    if need_slot:
+        rows = rows.filter(required_annotations__gt=F("submitted_count") + F("active_leases"))
+    # Both databases evaluate SET expressions against the old row, hence the offsets here.
+    return bool(
+        rows.update(
+            submitted_count=new_submitted,
+            active_leases=F("active_leases") + active,
+            status=Case(
+                When(status=TaskStatus.ARCHIVED, then=Value(TaskStatus.ARCHIVED)),
+                When(required_annotations__lte=new_submitted, then=Value(TaskStatus.COMPLETE)),
+                When(required_annotations__gt=new_filled, then=Value(TaskStatus.OPEN)),
+                default=Value(TaskStatus.FULL),
+            ),
+        )
+    )
+
+
+def _locking(queryset):
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True, of=("self",))
+    return queryset
+
+
+def lease_expire_due(*, project: Project | None = None, now: datetime | None = None) -> int:
+    """Expire leases past their time and return their slots to the pool. Returns how many.
+
+    Runs at the start of every claim (for that project) and from the periodic task."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = Assignment.objects.filter(status=AssignmentStatus.ACTIVE, expires_at__lte=now)
+        if project is not None:
+            due = due.filter(project=project)
+        rows = list(
+            _locking(due.order_by("expires_at")).values_list("pk", "task_id")[:EXPIRE_BATCH]
+        )
+        if not rows:
+            return 0
+        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            status=AssignmentStatus.EXPIRED, finished_at=now
+        )
+        for task_id, count in sorted(Counter(task_id for _, task_id in rows).items()):
+            _counters_move(task_id, active=-count)
+        return len(rows)
+
+
+def _next_task(
+    *, project: Project, user: AbstractBaseUser, is_gold: bool | None, rework: bool
+) -> Task | None:
+    tasks = Task.objects.filter(project=project, status=TaskStatus.OPEN)
+    if rework:
+        # Work a reviewer sent back goes to its author first, while the slot is free.
+        rejected = Annotation.objects.filter(
+            task=OuterRef("pk"), annotator=user, status=AnnotationStatus.REJECTED
+        )
+        tasks = tasks.filter(Exists(rejected)).order_by("pk")
+    else:
+        done = Annotation.objects.filter(task=OuterRef("pk"), annotator=user)
+        tasks = (
+            tasks.filter(is_gold=is_gold)
+            .alias(filled=F("submitted_count") + F("active_leases"))
+            .filter(filled__lt=F("required_annotations"))
+            .exclude(Exists(done))
+            # Breadth-first overlap: finish tasks that already have work before new ones.
+            .order_by("-filled", "pk")
+        )
+    return _locking(tasks).only("pk", "project_id", "kind", "prompt_id").first()
+
+
+def assignment_claim(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> Assignment | None:
+    """The user's next task as a lease, or None when there is no work for them.
+
+    A user holds at most one lease per project; claiming again returns it (renewed)."""
+    now = now or timezone.now()
+    rng = rng or random.Random()
+    timeout = timedelta(minutes=project.claim_timeout_minutes)
+    lease_expire_due(project=project, now=now)
+    for _ in range(CLAIM_RETRIES):
+        with transaction.atomic():
+            current = (
+                Assignment.objects.select_for_update()
+                .filter(project=project, user=user, status=AssignmentStatus.ACTIVE)
+                .first()
+            )
+            if current is not None:
+                current.expires_at = now + timeout
+                current.save(update_fields=["expires_at"])
+                return current
+            gold_first = project.gold_rate > 0 and rng.random() < project.gold_rate
+            task = _next_task(project=project, user=user, is_gold=None, rework=True)
+            for is_gold in (gold_first, not gold_first):
+                if task is not None:
+                    break
+                task = _next_task(project=project, user=user, is_gold=is_gold, rework=False)
+            if task is None:
+                return None
+            if not _counters_move(task.pk, active=1, need_slot=True):
+                continue  # SQLite only: the slot went between our read and write
+            order = list(
+                task.task_completions.order_by("position").values_list("completion_id", flat=True)
+            )
+            rng.shuffle(order)
+            return Assignment.objects.create(
+                project=project,
+                task=task,
+                user=user,
+                display_order=order,
+                claimed_at=now,
+                expires_at=now + timeout,
+            )
+    return None
+
+
+def _latest_assignment(task: Task, user: AbstractBaseUser) -> Assignment | None:
+    return (
+        Assignment.objects.select_for_update().filter(task=task, user=user).order_by("-pk").first()
+    )
+
+
+@transaction.atomic
+def assignment_heartbeat(
+    *, task: Task, user: AbstractBaseUser, now: datetime | None = None
+) -> Assignment:
+    """Renew the user's lease on the task for another timeout."""
+    now = now or timezone.now()
+    assignment = _latest_assignment(task, user)
+    if assignment is None:
+        raise AssignmentError(ERROR_NOT_CLAIMED.format(task=task.pk))
+    if assignment.status != AssignmentStatus.ACTIVE:
+        raise AssignmentError(
+            ERROR_LEASE_EXPIRED.format(task=task.pk, expired=assignment.expires_at.isoformat())
+        )
+    # Still active means the sweep has not returned the slot, so nobody else holds it.
+    assignment.expires_at = now + timedelta(minutes=task.project.claim_timeout_minutes)
+    assignment.save(update_fields=["expires_at"])
+    return assignment
+
+
+def _turn_in(task: Task, user: AbstractBaseUser, *, submitted: bool, now: datetime) -> Assignment:
+    """Close the user's lease on the task, moving the counters; or take a free slot when the
+    lease has expired. Raises when there is neither."""
+    assignment = _latest_assignment(task, user)
+    if assignment is None or assignment.status in (
+        AssignmentStatus.SUBMITTED,
+        AssignmentStatus.SKIPPED,
+    ):
+        raise AssignmentError(ERROR_NOT_CLAIMED.format(task=task.pk))
+    if assignment.status == AssignmentStatus.ACTIVE:
+        _counters_move(task.pk, submitted=int(submitted), active=-1)
+    elif submitted and not _counters_move(task.pk, submitted=1, need_slot=True):
+        raise AssignmentError(
+            ERROR_LEASE_EXPIRED_TAKEN.format(
+                task=task.pk, expired=assignment.expires_at.isoformat()
+            )
+        )
+    assignment.status = AssignmentStatus.SUBMITTED if submitted else AssignmentStatus.SKIPPED
+    assignment.finished_at = now
+    assignment.save(update_fields=["status", "finished_at"])
+    return assignment
+
+
+def annotation_submit(
+    *,
+    task: Task,
+    user: AbstractBaseUser,
+    data: Mapping[str, Any],
+    now: datetime | None = None,
+) -> Annotation:
+    """Save the user's answer to a task they claimed. A second submit returns the first
+    annotation unchanged; an invalid answer raises PayloadError and changes nothing."""
+    now = now or timezone.now()
+    links = list(task.task_completions.order_by("position").select_related("completion"))
+    ids = [link.completion_id for link in links]
+    clean = answer_clean(
+        project=task.project,
+        kind=task.kind,
+        completion_ids=ids,
+        completion_texts={link.completion_id: link.completion.text for link in links},
+        data=data,
+    )
+    with transaction.atomic():
+        existing = Annotation.objects.select_for_update().filter(task=task, annotator=user).first()
+        if existing is not None and existing.status in (
+            AnnotationStatus.SUBMITTED,
+            AnnotationStatus.ACCEPTED,
+        ):
+            return existing
+        if existing is not None and existing.status == AnnotationStatus.SKIPPED:
+            raise AssignmentError(ERROR_ALREADY_SKIPPED.format(task=task.pk))
+        assignment = _turn_in(task, user, submitted=True, now=now)
+        annotation = existing or Annotation(project_id=task.project_id, task=task, annotator=user)
+        annotation.kind = task.kind
+        annotation.status = AnnotationStatus.SUBMITTED
+        annotation.payload = clean.payload
+        annotation.display_order = assignment.display_order
+        annotation.time_spent_ms = clean.time_spent_ms
+        annotation.flags = clean.flags
+        annotation.ratings = clean.ratings
+        annotation.none_acceptable = clean.none_acceptable
+        annotation.skip_reason = ""
+        annotation.gold_correct = (
+            gold_check(kind=task.kind, payload=clean.payload, gold=task.gold_answer, ids=ids)
+            if task.is_gold
+            else None
+        )
+        annotation.submitted_at = now
+        annotation.save()
+        return annotation
+
+
+@transaction.atomic
+def annotation_skip(
+    *,
+    task: Task,
+    user: AbstractBaseUser,
+    reason: str,
+    time_spent_ms: int = 0,
+    now: datetime | None = None,
+) -> Annotation:
+    """Give a claimed task back with a reason; the user is not offered it again."""
+    now = now or timezone.now()
+    if not reason or not reason.strip():
+        raise AssignmentError(ERROR_SKIP_REASON)
+    existing = Annotation.objects.select_for_update().filter(task=task, annotator=user).first()
+    if existing is not None and existing.status == AnnotationStatus.SKIPPED:
+        return existing
+    if existing is not None and existing.status != AnnotationStatus.REJECTED:
+        raise AssignmentError(ERROR_ALREADY_SUBMITTED.format(task=task.pk))
+    assignment = _turn_in(task, user, submitted=False, now=now)
+    annotation = existing or Annotation(project_id=task.project_id, task=task, annotator=user)
+    annotation.kind = task.kind
+    annotation.status = AnnotationStatus.SKIPPED
+    annotation.payload = {}
+    annotation.display_order = assignment.display_order
+    annotation.time_spent_ms = max(0, int(time_spent_ms))
+    annotation.skip_reason = reason.strip()
+    annotation.gold_correct = None
+    annotation.submitted_at = now
+    annotation.save()
+    return annotation
