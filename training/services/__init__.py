@@ -1,0 +1,34 @@
+"""Writes for training: jobs and their transitions, metrics, adapters."""
+
+from .adapters import adapter_create, adapter_merge
+from .jobs import (
+    job_cancel,
+    job_claim,
+    job_clone,
+    job_create,
+    job_finish,
+    job_heartbeat,
+    job_launch,
+    job_progress,
+    job_reap_lost,
+    job_record,
+    job_retry,
+)
+from .metrics import metric_points_record
+
+__all__ = [
+    "adapter_create",
+    "adapter_merge",
+    "job_cancel",
+    "job_claim",
+    "job_clone",
+    "job_create",
+    "job_finish",
+    "job_heartbeat",
+    "job_launch",
+    "job_progress",
+    "job_reap_lost",
+    "job_record",
+    "job_retry",
+    "metric_points_record",
+]

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from flywheel.errors import DomainError
+
+from ..models import Adapter, PeftMethod, TrainingJob
+
+ERROR_MERGE_METHOD = (
+    "Only LoRA and DoRA adapters can be merged into the base model; this is {method}."
+)
+
+
+class AdapterError(DomainError):
+    pass
+
+
+def folder_size(path: str | Path) -> int:
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def adapter_create(*, job: TrainingJob, path: str | Path, name: str = "") -> Adapter:
+    """The result of a job. Owned by the user who launched it, or by the project when no user
+    did, so each researcher keeps their own adapters."""
+    return Adapter.objects.create(
+        job=job,
+        name=name or f"{job.get_peft_method_display()} · job {job.pk}",
+        path=str(path),
+        size_bytes=folder_size(path),
+        base_model=job.base_model,
+        method=job.peft_method,
+        owner_user=job.created_by,
+        owner_project=None if job.created_by_id else job.project,
+    )
+
+
+def adapter_merge(*, adapter: Adapter) -> Adapter:
+    """Merge a LoRA/DoRA adapter into its base (`merge_and_unload`) and save the full model
+    beside it. Worker-side: loads torch and peft."""
+    if adapter.method not in (PeftMethod.LORA, PeftMethod.DORA):
+        raise AdapterError(ERROR_MERGE_METHOD.format(method=adapter.get_method_display()))
+    from ..generation import adapter_load
+
+    model, tokenizer = adapter_load(
+        path=adapter.path, base_model=adapter.base_model, method=adapter.method
+    )
+    merged = model.merge_and_unload()
+    out = Path(f"{adapter.path}-merged")
+    merged.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    Adapter.objects.filter(pk=adapter.pk).update(merged_path=str(out))
+    adapter.refresh_from_db()
+    return adapter
