@@ -117,3 +117,21 @@ def all_pairs_near_duplicates(
         else:
             found[key] = best
     return found
+
+
+def rouge_l(a: str, b: str) -> float:
+    """ROUGE-L F1 between two texts over normalized words (longest common subsequence)."""
+    x, y = normalize_text(a).split(), normalize_text(b).split()
+    if not x or not y:
+        return 0.0
+    previous = [0] * (len(y) + 1)
+    for word in x:
+        current = [0]
+        for j, other in enumerate(y, start=1):
+            current.append(previous[j - 1] + 1 if word == other else max(previous[j], current[-1]))
+        previous = current
+    lcs = previous[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(x), lcs / len(y)
+    return 2 * precision * recall / (precision + recall)
