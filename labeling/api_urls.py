@@ -8,5 +8,21 @@ router.register("projects", api.ProjectViewSet, basename="project")
 
 urlpatterns = [
     path("me/", api.me, name="api-me"),
+    path("projects/<int:pk>/prompts/", api.project_prompts, name="api-project-prompts"),
+    path("projects/<int:pk>/completions/", api.project_completions, name="api-project-completions"),
+    path("projects/<int:pk>/tasks/", api.project_tasks, name="api-project-tasks"),
+    path("projects/<int:pk>/claim/", api.project_claim, name="api-project-claim"),
+    path("projects/<int:pk>/annotations/", api.project_annotations, name="api-project-annotations"),
+    path("projects/<int:pk>/quality/", api.project_quality_view, name="api-project-quality"),
+    path(
+        "projects/<int:pk>/quality/annotators/",
+        api.project_annotator_quality_view,
+        name="api-project-annotator-quality",
+    ),
+    path("tasks/<int:pk>/heartbeat/", api.task_heartbeat, name="api-task-heartbeat"),
+    path("tasks/<int:pk>/submit/", api.task_submit, name="api-task-submit"),
+    path("tasks/<int:pk>/skip/", api.task_skip, name="api-task-skip"),
+    path("tasks/<int:pk>/quality/", api.task_quality_view, name="api-task-quality"),
+    path("annotations/<int:pk>/review/", api.annotation_review, name="api-annotation-review"),
     *router.urls,
 ]
