@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .formats import ERROR_NO_TIMESTAMP, PROMPTS, BadRow, detect_format, parse_record
-from .records import ParsedPrompt, RowError
+from .records import ParsedPrompt, PipelineError, RowError
 
 ERROR_NOT_JSON = "not valid JSON: {reason}"
 ERROR_NOT_UTF8 = "not valid UTF-8 text"
@@ -32,7 +32,7 @@ PARQUET_BATCH_ROWS = 1024
 csv.field_size_limit(sys.maxsize)
 
 
-class ImportRejected(ValueError):
+class ImportRejected(PipelineError):
     """All-or-nothing import met bad rows; `errors` lists them all."""
 
     def __init__(self, errors: list[RowError]) -> None:
@@ -186,7 +186,7 @@ def _file_kind(path: Path) -> str:
         ".txt": "txt",
     }
     if last not in kinds:
-        raise ValueError(ERROR_FILE_TYPE.format(name=path.name))
+        raise PipelineError(ERROR_FILE_TYPE.format(name=path.name))
     return kinds[last]
 
 

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flywheel.errors import DomainError
+
 ROLES = ("system", "user", "assistant", "tool")
+
+
+class PipelineError(DomainError):
+    """A pipeline input the caller must fix (unknown format, bad tool schema...)."""
+
 
 _SPACE = re.compile(r"\s+")
 

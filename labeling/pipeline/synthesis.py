@@ -18,7 +18,7 @@ from typing import Any
 from flywheel.llm import LLMClient, LLMError
 
 from .dedup import NearDuplicateIndex, rouge_l
-from .records import Completion, ParsedPrompt
+from .records import Completion, ParsedPrompt, PipelineError
 from .synthesis_base import Dropped, Failure, Pricing, RunUsage, SynthesisRun, parallel_map
 
 ROUGE_L = "rouge_l"
@@ -76,7 +76,7 @@ def self_instruct(
     Calls go out in rounds, in parallel, until `count` is reached or `max_calls` spent.
     """
     if similarity not in (ROUGE_L, MINHASH):
-        raise ValueError(ERROR_BAD_SIMILARITY)
+        raise PipelineError(ERROR_BAD_SIMILARITY)
     run = SynthesisRun(usage=RunUsage(pricing=pricing))
     rng = random.Random(seed)
     existing = [*seeds, *pool]
@@ -222,7 +222,7 @@ def rewrite_heuristic(
     """
     for kind in kinds:
         if kind not in HEURISTIC_REWRITES:
-            raise ValueError(
+            raise PipelineError(
                 ERROR_UNKNOWN_REWRITE.format(kind=kind, kinds=", ".join(HEURISTIC_REWRITES))
             )
     variants = []
@@ -361,7 +361,7 @@ def answers_candidates(
     "<prompt hash>#<j>"; the prompt keeps the candidates that did arrive.
     """
     if not generators:
-        raise ValueError(ERROR_NO_GENERATORS)
+        raise PipelineError(ERROR_NO_GENERATORS)
     run = AnswerRun(usage=RunUsage(pricing=pricing))
     jobs = [(prompt, j) for prompt in prompts for j in range(k)]
 
