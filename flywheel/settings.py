@@ -6,6 +6,7 @@ value is wrong, so a bad deployment stops at start-up with a message that says w
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -127,6 +128,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+if not STATIC_MANIFEST:
+    # Files come from the finders; an absent STATIC_ROOT is expected, not worth a warning.
+    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
 # Production-safe defaults: `manage.py check --deploy` is clean when DEBUG is off.
 # FLYWHEEL_HTTPS=0 serves plain HTTP (behind a TLS-terminating proxy on a private network, or
