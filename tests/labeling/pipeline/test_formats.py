@@ -183,9 +183,9 @@ def test_invalid_utf8_line_is_a_row_error(tmp_path):
 
 
 def test_unknown_file_type_is_refused(tmp_path):
-    with pytest.raises(PipelineError, match="cannot read notes.docx"):
+    with pytest.raises(PipelineError) as caught:
         PromptReader(tmp_path / "notes.docx")
-    assert "{name}" in ERROR_FILE_TYPE
+    assert str(caught.value) == ERROR_FILE_TYPE.format(name="notes.docx")
 
 
 def test_detect_format_by_fields():
