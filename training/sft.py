@@ -384,8 +384,9 @@ def base_model_size_bytes(base_model: str, total_params: int) -> int:
 # --------------------------------------------------------------------------- run
 
 
-def train_sft(job: TrainingJob) -> str:
-    """Train the job; returns the status it ended in."""
+def train_sft(job: TrainingJob, *, callbacks: list | None = None) -> str:
+    """Train the job; returns the status it ended in. `callbacks` are extra TrainerCallbacks
+    (tests use one to check which parameters changed)."""
     from transformers import AutoTokenizer
     from transformers.trainer_utils import get_last_checkpoint
     from trl.chat_template_utils import get_training_chat_template, has_generation_markers
@@ -421,6 +422,7 @@ def train_sft(job: TrainingJob) -> str:
     args = build_sft_config(job, hardware=hardware, has_eval=has_eval)
     resolved = {
         **config,
+        "vocab_size": len(tokenizer),
         "hardware": hardware,
         "trl": {
             "optim": args.optim,
@@ -451,6 +453,9 @@ def train_sft(job: TrainingJob) -> str:
     )
     callback = build_callback_class()(job_id=job.pk, trainer=trainer)
     trainer.add_callback(callback)
+    for extra in callbacks or []:
+        trainer.add_callback(extra)
+    resolved["quantization"] = "nf4 4-bit" if getattr(model, "is_loaded_in_4bit", False) else "none"
 
     if hasattr(trainer.model, "get_nb_trainable_parameters"):
         trainable, total = trainer.model.get_nb_trainable_parameters()
@@ -464,6 +469,7 @@ def train_sft(job: TrainingJob) -> str:
     if main:
         job_record(
             job_id=job.pk,
+            config=resolved,
             trainable_params=trainable,
             total_params=total,
             full_model_size_bytes=base_model_size_bytes(job.base_model, total),
@@ -520,7 +526,7 @@ class _Heartbeat(threading.Thread):
             connection.close()
 
 
-def run_job(*, job_id: int) -> int:
+def run_job(*, job_id: int, callbacks: list | None = None) -> int:
     """Entry point of the child process; the exit code tells the worker how it went."""
     job = TrainingJob.objects.select_related("snapshot").get(pk=job_id)
     main = is_main_process()
@@ -535,7 +541,7 @@ def run_job(*, job_id: int) -> int:
         heartbeat = _Heartbeat(job_id)
         heartbeat.start()
     try:
-        status = train_sft(job)
+        status = train_sft(job, callbacks=callbacks)
     except Exception as exc:
         traceback.print_exc()
         if main:

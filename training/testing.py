@@ -18,18 +18,31 @@ from labeling.models import DatasetSnapshot, Project
 
 # Conversations of several task types: fixed-answer (qa, math) and open-ended (creative).
 SAMPLE_ROWS: list[dict] = [
-    {"task_type": "qa", "q": "What is the capital of France?", "a": "The capital of France is Paris."},
+    {
+        "task_type": "qa",
+        "q": "What is the capital of France?",
+        "a": "The capital of France is Paris.",
+    },
     {"task_type": "qa", "q": "Translate hello into Spanish.", "a": "Hello in Spanish is hola."},
     {"task_type": "qa", "q": "Name three fruits.", "a": "Apple, banana and cherry."},
     {"task_type": "math", "q": "What is two plus two?", "a": "Two plus two is four."},
     {"task_type": "math", "q": "What is the answer?", "a": "The answer is 42."},
     {"task_type": "math", "q": "Add three and four.", "a": "Three plus four is seven."},
-    {"task_type": "creative", "q": "Write a short poem about the sea.",
-     "a": "The sea is wide, the sea is blue, it sings at night and thinks of you."},
-    {"task_type": "creative", "q": "Tell me a story about a robot.",
-     "a": "Once upon a time there was a robot who wanted to learn to paint the sky."},
-    {"task_type": "creative", "q": "Explain recursion to a child.",
-     "a": "Recursion is when a story has a smaller copy of the same story inside it."},
+    {
+        "task_type": "creative",
+        "q": "Write a short poem about the sea.",
+        "a": "The sea is wide, the sea is blue, it sings at night and thinks of you.",
+    },
+    {
+        "task_type": "creative",
+        "q": "Tell me a story about a robot.",
+        "a": "Once upon a time there was a robot who wanted to learn to paint the sky.",
+    },
+    {
+        "task_type": "creative",
+        "q": "Explain recursion to a child.",
+        "a": "Recursion is when a story has a smaller copy of the same story inside it.",
+    },
 ]
 
 

@@ -1,0 +1,196 @@
+"""Loss diagnostics computed from a job's stored metrics (pure Python, web-side).
+
+The rules of thumb come from fine-tuning practice: a pretrained 7B-13B model starts SFT near
+2.0 and a ~70B one between 1.0 and 2.0; a run that has converged sits near 0.5; below 0.2-0.3
+the model is memorizing; a loss that rises consistently means a bug or a bad hyperparameter,
+not hard data; special and template tokens are learned first, so their loss should drop fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+from .models import TrainingJob
+
+MIN_POINTS = 5
+RISE_FRACTION = 0.05
+MEMORIZING_BELOW = 0.3
+SPECIAL_SLOW_RATIO = 0.8
+
+# Task types whose answers are open-ended, against those with one right answer.
+CREATIVE = {
+    "creative",
+    "writing",
+    "story",
+    "poetry",
+    "brainstorm",
+    "brainstorming",
+    "chat",
+    "open_qa",
+}
+FIXED = {"qa", "math", "code", "classification", "extraction", "closed_qa", "summarization"}
+
+TEXT_RISING = (
+    "Training loss is rising consistently ({first:.3f} → {last:.3f}). Look for a bug or a bad "
+    "hyperparameter (labels, masking, learning rate), not hard data."
+)
+TEXT_MEMORIZING = (
+    "Training loss fell to {last:.3f}, below 0.3: the model is likely memorizing the data. "
+    "Use fewer epochs, a lower learning rate or more data."
+)
+TEXT_OVERFITTING = (
+    "Validation loss rises ({best:.3f} → {last:.3f}) while training loss falls "
+    "({train_first:.3f} → {train_last:.3f}): the model is overfitting. Stop earlier."
+)
+TEXT_SPECIAL_SLOW = (
+    "Special-token loss is still {ratio:.0%} of where it started ({first:.3f} → {last:.3f}). "
+    "Template tokens are usually learned first; check the chat template and the loss mask."
+)
+TEXT_SPECIAL_OK = "Special-token loss dropped from {first:.3f} to {last:.3f}."
+TEXT_CONVERGED = "Training loss {last:.3f} is near 0.5, where a converged SFT run usually sits."
+TEXT_CHANNELS = (
+    "Open-ended channels ({creative}) end at {creative_loss:.3f}; fixed-answer channels "
+    "({fixed}) at {fixed_loss:.3f}. Open-ended text has no single right answer, so its loss "
+    "stays higher; compare each channel with itself over time."
+)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    level: str  # "ok" | "note" | "warn"
+    title: str
+    text: str
+
+
+def expected_initial_loss(total_params: int | None) -> tuple[float, float, str]:
+    """(low, high, label) for a pretrained model of this size at the start of SFT."""
+    if not total_params:
+        return 1.0, 3.0, "a pretrained model"
+    if total_params >= 40e9:
+        return 1.0, 2.0, "a ~70B model"
+    if total_params >= 5e9:
+        return 1.6, 2.4, "a 7B-13B model"
+    if total_params >= 1e9:
+        return 1.8, 3.0, "a 1B-5B model"
+    return 2.0, 4.0, "a model under 1B parameters"
+
+
+def _last(series: list[tuple[int, float]]) -> float:
+    return series[-1][1]
+
+
+def _quarter_means(series: list[tuple[int, float]]) -> tuple[float, float]:
+    k = max(1, len(series) // 4)
+    first = sum(v for _, v in series[:k]) / k
+    last = sum(v for _, v in series[-k:]) / k
+    return first, last
+
+
+def _rises_consistently(series: list[tuple[int, float]]) -> bool:
+    """Last quarter above the first by RISE_FRACTION and most steps going up."""
+    if len(series) < MIN_POINTS:
+        return False
+    first, last = _quarter_means(series)
+    ups = sum(1 for (_, a), (_, b) in pairwise(series) if b > a)
+    return last > first * (1 + RISE_FRACTION) and ups >= (len(series) - 1) / 2
+
+
+def job_diagnostics(
+    *, job: TrainingJob, series: dict[str, list[tuple[int, float]]]
+) -> list[Diagnostic]:
+    """What the stored metrics say about the run; `series` maps metric name → [(step, value)]."""
+    out: list[Diagnostic] = []
+    loss = series.get("loss", [])
+    if not loss:
+        return out
+    low, high, label = expected_initial_loss(job.total_params)
+    initial = loss[0][1]
+    vocab = (job.config or {}).get("vocab_size")
+    if low <= initial <= high:
+        out.append(
+            Diagnostic(
+                "ok",
+                "Initial loss",
+                f"Initial loss {initial:.3f} is in the expected {low:.1f}-{high:.1f} for {label}.",
+            )
+        )
+    else:
+        hint = (
+            " A loss near ln(vocabulary) means random weights, not a pretrained model."
+            if initial > high
+            else ""
+        )
+        out.append(
+            Diagnostic(
+                "note",
+                "Initial loss",
+                f"Initial loss {initial:.3f} is outside the {low:.1f}-{high:.1f} expected "
+                f"for {label}.{hint}" + (f" (vocabulary {vocab})" if vocab else ""),
+            )
+        )
+    first, last_q = _quarter_means(loss)
+    if _rises_consistently(loss):
+        out.append(
+            Diagnostic("warn", "Loss is rising", TEXT_RISING.format(first=first, last=last_q))
+        )
+    last = _last(loss)
+    if last < MEMORIZING_BELOW:
+        out.append(Diagnostic("warn", "Memorizing", TEXT_MEMORIZING.format(last=last)))
+    elif 0.3 <= last <= 0.7:
+        out.append(Diagnostic("ok", "Converged", TEXT_CONVERGED.format(last=last)))
+    eval_loss = series.get("eval/loss", [])
+    if len(eval_loss) >= 3 and len(loss) >= 3:
+        best = min(v for _, v in eval_loss)
+        eval_last = _last(eval_loss)
+        if eval_last > best * (1 + RISE_FRACTION) and last < first:
+            out.append(
+                Diagnostic(
+                    "warn",
+                    "Overfitting",
+                    TEXT_OVERFITTING.format(
+                        best=best, last=eval_last, train_first=first, train_last=last
+                    ),
+                )
+            )
+    special = series.get("loss/special_tokens", [])
+    if len(special) >= MIN_POINTS:
+        s_first, s_last = special[0][1], _last(special)
+        ratio = s_last / s_first if s_first else 1.0
+        if ratio > SPECIAL_SLOW_RATIO:
+            out.append(
+                Diagnostic(
+                    "note",
+                    "Special tokens",
+                    TEXT_SPECIAL_SLOW.format(ratio=ratio, first=s_first, last=s_last),
+                )
+            )
+        else:
+            out.append(
+                Diagnostic(
+                    "ok", "Special tokens", TEXT_SPECIAL_OK.format(first=s_first, last=s_last)
+                )
+            )
+    channels = {
+        name.removeprefix("loss/"): _last(values)
+        for name, values in series.items()
+        if name.startswith("loss/")
+        and values
+        and name not in ("loss/special_tokens", "loss/content_tokens")
+    }
+    creative = {k: v for k, v in channels.items() if k in CREATIVE}
+    fixed = {k: v for k, v in channels.items() if k in FIXED}
+    if creative and fixed:
+        out.append(
+            Diagnostic(
+                "note",
+                "Creative vs fixed-answer",
+                TEXT_CHANNELS.format(
+                    creative=", ".join(sorted(creative)),
+                    creative_loss=sum(creative.values()) / len(creative),
+                    fixed=", ".join(sorted(fixed)),
+                    fixed_loss=sum(fixed.values()) / len(fixed),
+                ),
+            )
+        )
+    return out

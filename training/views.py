@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_GET
+from django_htmx.http import HttpResponseStopPolling
+
+from .diagnostics import job_diagnostics
+from .models import TrainingJob
+from .selectors import (
+    adapter_list_for_job,
+    data_report_rows,
+    job_charts,
+    job_get_for_user,
+    job_list_for_user,
+    metric_series,
+)
+
+LIST_LIMIT = 100
+
+
+def _get_job_for_user(request: HttpRequest, pk: int) -> TrainingJob:
+    return job_get_for_user(user=request.user, job_id=pk)
+
+
+@require_GET
+@login_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = list(job_list_for_user(user=request.user)[:LIST_LIMIT])
+    return render(request, "training/job_list.html", {"jobs": jobs})
+
+
+@require_GET
+@login_required
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _get_job_for_user(request, pk)
+    series = metric_series(job=job)
+    context = {
+        "job": job,
+        "charts": job_charts(series=series),
+        "diagnostics": job_diagnostics(job=job, series=series),
+        "report_rows": data_report_rows(job=job),
+        "adapters": list(adapter_list_for_job(job=job)),
+        "trainable_percent": 100 * job.trainable_params / job.total_params
+        if job.trainable_params and job.total_params
+        else None,
+        "adapter_ratio": 100 * job.adapter_size_bytes / job.full_model_size_bytes
+        if job.adapter_size_bytes and job.full_model_size_bytes
+        else None,
+    }
+    if request.htmx:
+        html = render_to_string("training/job_detail.html#live", context, request=request)
+        if not job.is_active:
+            return HttpResponseStopPolling(html)
+        return HttpResponse(html)
+    return render(request, "training/job_detail.html", context)
