@@ -17,7 +17,7 @@ from flywheel.stats import bootstrap_ci, bradley_terry
 
 A_WINS, B_WINS, TIE, INCONSISTENT = "a", "b", "tie", "inconsistent"
 LENGTH_MARGIN = 30  # characters: below this the two answers count as the same length
-LC_L2 = 1.0  # ridge on the length slope: keeps the fit finite when length separates outcomes
+LC_L2 = 0.1  # ridge on the length slope: keeps the fit finite when length separates outcomes
 ELO_SCALE = 400 / math.log(10)
 
 

@@ -73,3 +73,9 @@ def make_config(project, llm_server):
         return judge_config_create(**values)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fewer_bootstrap_resamples(settings):
+    # Intervals are checked for shape, not precision; 200 resamples keep the suite fast.
+    settings.FLYWHEEL_EVAL_BOOTSTRAP_RESAMPLES = 200
