@@ -24,7 +24,8 @@ def make_tasks(
                 "messages": [{"role": "user", "content": f"{tag}{kind} question {i}?"}],
                 "task_type": "qa",
                 "completions": [
-                    {"text": f"answer {j} to {i}", "model_name": f"model-{j}"} for j in range(answers)
+                    {"text": f"answer {j} to {i}", "model_name": f"model-{j}"}
+                    for j in range(answers)
                 ],
             }
             for i in range(n)
@@ -43,6 +44,4 @@ def make_tasks(
 
 
 def answer_ids(task: Task) -> list[int]:
-    return list(
-        task.task_completions.order_by("position").values_list("completion_id", flat=True)
-    )
+    return list(task.task_completions.order_by("position").values_list("completion_id", flat=True))
