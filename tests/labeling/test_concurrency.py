@@ -63,7 +63,7 @@ def test_concurrent_claims_and_submits_respect_overlap_and_lose_nothing(
                     # A client retrying a submit must get the same row, not a second one.
                     annotation_submit(task=task, user=user, data={"ranking": ids})
                     done["submitted"] += 1
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+        except BaseException as error:
             errors.append(error)
         finally:
             connection.close()
