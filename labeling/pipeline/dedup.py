@@ -8,6 +8,7 @@ threshold. `all_pairs_near_duplicates` is the exact O(n²) baseline the benchmar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,10 +17,12 @@ from datasketch import MinHash, MinHashLSH
 from .records import normalize_text
 
 SHINGLE_WORDS = 3
+_WORD = re.compile(r"\w+")
 
 
 def shingles(text: str, *, k: int = SHINGLE_WORDS) -> set[str]:
-    words = normalize_text(text).split()
+    """Word k-grams of the normalized text; punctuation is not part of a word."""
+    words = _WORD.findall(normalize_text(text))
     if len(words) <= k:
         return {" ".join(words)} if words else set()
     return {" ".join(words[i : i + k]) for i in range(len(words) - k + 1)}
