@@ -1,6 +1,18 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from labeling.models import DatasetSnapshot, Membership, Project
+from labeling.models import (
+    Annotation,
+    Assignment,
+    Completion,
+    DatasetSnapshot,
+    Membership,
+    Project,
+    Prompt,
+    Review,
+    Task,
+    TaskCompletion,
+)
+from labeling.services import lease_expire_due
 
 
 class MembershipInline(admin.TabularInline):
@@ -11,7 +23,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "created_at"]
+    list_display = ["name", "slug", "overlap", "claim_timeout_minutes", "gold_rate", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
@@ -32,3 +44,85 @@ class DatasetSnapshotAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # snapshots are immutable; a new recipe makes a new snapshot
+
+
+class CompletionInline(admin.TabularInline):
+    model = Completion
+    extra = 0
+    fields = ["model_name", "text", "params"]
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ["id", "__str__", "project", "task_type", "status", "source"]
+    list_filter = ["status", "task_type", "project"]
+    search_fields = ["content_hash", "source"]
+    readonly_fields = ["content_hash", "created_at"]
+    inlines = [CompletionInline]
+
+
+class TaskCompletionInline(admin.TabularInline):
+    model = TaskCompletion
+    extra = 0
+    raw_id_fields = ["completion"]
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "project",
+        "kind",
+        "status",
+        "is_gold",
+        "required_annotations",
+        "submitted_count",
+        "active_leases",
+    ]
+    list_filter = ["kind", "status", "is_gold", "project"]
+    raw_id_fields = ["prompt"]
+    # Counters move only through the assignment services, under their locks.
+    readonly_fields = ["submitted_count", "active_leases", "status", "created_at"]
+    inlines = [TaskCompletionInline]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ["id", "task", "user", "status", "claimed_at", "expires_at"]
+    list_filter = ["status", "project"]
+    raw_id_fields = ["task", "user"]
+    readonly_fields = [f.name for f in Assignment._meta.fields]
+    actions = ["expire_due"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Expire overdue leases now (returns their slots)")
+    def expire_due(self, request, queryset) -> None:
+        expired = lease_expire_due()
+        self.message_user(request, f"{expired} overdue lease(s) expired.", messages.SUCCESS)
+
+
+class ReviewInline(admin.TabularInline):
+    model = Review
+    extra = 0
+    readonly_fields = ["reviewer", "decision", "comment", "created_at"]
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    list_display = ["id", "task", "annotator", "kind", "status", "gold_correct", "submitted_at"]
+    list_filter = ["kind", "status", "project"]
+    raw_id_fields = ["task", "annotator"]
+    readonly_fields = [f.name for f in Annotation._meta.fields]
+    inlines = [ReviewInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # annotations come from the submit service
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ["id", "annotation", "reviewer", "decision", "created_at"]
+    list_filter = ["decision"]
+    raw_id_fields = ["annotation", "reviewer"]
