@@ -407,10 +407,17 @@ def bootstrap_ci(
         members: dict[Hashable, list[int]] = {}
         for position, key in enumerate(clusters):
             members.setdefault(key, []).append(position)
-        groups = [np.asarray(v, dtype=np.intp) for v in members.values()]
-        draws = rng.integers(0, len(groups), size=(n_resamples, len(groups)))
+        # Item positions laid out cluster after cluster; a resample of clusters becomes one
+        # index array with repeat + arange instead of a Python-level concatenation.
+        order = np.fromiter((p for v in members.values() for p in v), dtype=np.intp, count=n)
+        sizes = np.fromiter((len(v) for v in members.values()), dtype=np.intp)
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        draws = rng.integers(0, len(sizes), size=(n_resamples, len(sizes)))
         for r in range(n_resamples):
-            values[r] = statistic(take(np.concatenate([groups[g] for g in draws[r]])))
+            lengths = sizes[draws[r]]
+            ends = np.cumsum(lengths)
+            shift = np.repeat(starts[draws[r]] - (ends - lengths), lengths)
+            values[r] = statistic(take(order[np.arange(ends[-1]) + shift]))
     values = values[~np.isnan(values)]
     if len(values) == 0:
         return estimate, math.nan, math.nan
