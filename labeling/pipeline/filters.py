@@ -10,7 +10,6 @@ each filter removed, by reason, with a few samples. Nothing is deleted: the call
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -35,6 +34,10 @@ REASON_EXACT_DUP = "exact duplicate of an earlier prompt"
 REASON_NEAR_DUP = "near duplicate of {key} (Jaccard ≈ {similarity:.2f})"
 
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+# Unicode category Cc less tab, newline and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_VISIBLE = re.compile(r"\S")
+_LETTER = re.compile(r"[^\W\d_]")
 _MOJIBAKE = re.compile(r"Ã[\u0080-\u00BF]|â€[\u0080-\u00BF\u2018-\u201D\u2122]|Â[\u00A0-\u00BF]")
 
 
@@ -153,18 +156,17 @@ class GarbageFilter(Filter):
     def __call__(self, text: str) -> Reason | None:
         if (bad := text.count("\ufffd")) > 0:
             return Reason("undecodable", REASON_REPLACEMENT_CHARS.format(count=bad))
-        controls = sum(1 for c in text if unicodedata.category(c) == "Cc" and c not in "\n\r\t")
-        if controls:
+        if controls := len(_CONTROL.findall(text)):
             return Reason("control_chars", REASON_CONTROL_CHARS.format(count=controls))
         if match := _MOJIBAKE.search(text):
             return Reason("mojibake", REASON_MOJIBAKE.format(sample=match.group()))
-        visible = [c for c in text if not c.isspace()]
-        if len(visible) >= self.min_chars_for_share:
-            letters = sum(1 for c in visible if c.isalpha())
-            share = letters / len(visible)
+        visible = len(_VISIBLE.findall(text))
+        letters = len(_LETTER.findall(text))
+        if visible >= self.min_chars_for_share:
+            share = letters / visible
             if share < self.min_letter_share:
                 return Reason("few_letters", REASON_FEW_LETTERS.format(share=share))
-        elif visible and not any(c.isalpha() for c in visible):
+        elif visible and not letters:
             return Reason("few_letters", REASON_FEW_LETTERS.format(share=0))
         return None
 

@@ -56,13 +56,13 @@ def detect_language(text: str) -> Guess:
     letters = _LETTER.findall(text)
     if not letters:
         return Guess(UNDETERMINED, 0.0)
-    # Scripts first: count letters of each non-Latin script.
-    counts = {lang: len(pattern.findall(text)) for lang, pattern in _SCRIPTS}
-    if counts["ja"]:  # Japanese mixes kana with Han
-        counts["ja"] += counts.pop("zh")
-    best_script = max(counts, key=lambda lang: counts[lang])
-    if counts[best_script] / len(letters) >= 0.3:
-        return Guess(best_script, round(counts[best_script] / len(letters), 2))
+    if not text.isascii():  # scripts first: count letters of each non-Latin script
+        counts = {lang: len(pattern.findall(text)) for lang, pattern in _SCRIPTS}
+        if counts["ja"]:  # Japanese mixes kana with Han
+            counts["ja"] += counts.pop("zh")
+        best_script = max(counts, key=lambda lang: counts[lang])
+        if counts[best_script] / len(letters) >= 0.3:
+            return Guess(best_script, round(counts[best_script] / len(letters), 2))
     words = [w.lower() for w in _WORD.findall(text)]
     hits = {lang: sum(w in stops for w in words) for lang, stops in _STOPSETS.items()}
     ranked = sorted(hits.items(), key=lambda item: item[1], reverse=True)

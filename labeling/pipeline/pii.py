@@ -47,6 +47,7 @@ class _Detector:
     pattern: re.Pattern[str]
     valid: Callable[[re.Match[str]], bool] = lambda match: True
     group: int = 0  # the part of the match that is replaced
+    needs: re.Pattern[str] | None = None  # a cheap test that must pass before the full pattern
 
 
 # -- validators --------------------------------------------------------------------------------
@@ -164,6 +165,12 @@ def _high_entropy(match: re.Match[str]) -> bool:
 
 # -- the detectors, in the order they run (secrets before the digit patterns they contain) ----
 
+_DIGIT = re.compile(r"\d")
+_AT = re.compile("@")
+_COLON = re.compile(":")
+_DIGITS_4 = re.compile(r"\d\D?\d\D?\d")
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{24}")
+
 _DETECTORS: tuple[_Detector, ...] = (
     _Detector(
         SECRET,
@@ -171,6 +178,7 @@ _DETECTORS: tuple[_Detector, ...] = (
             r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
             re.DOTALL,
         ),
+        needs=re.compile("PRIVATE KEY"),
     ),
     _Detector(
         SECRET,
@@ -201,31 +209,37 @@ _DETECTORS: tuple[_Detector, ...] = (
         re.compile(
             r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
         ),
+        needs=_AT,
     ),
     _Detector(
         IBAN,
         re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"),
         valid=lambda m: iban_ok(m.group()),
+        needs=_DIGITS_4,
     ),
     _Detector(
         CREDIT_CARD,
         re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"),
         valid=_card,
+        needs=_DIGITS_4,
     ),
     _Detector(
         NATIONAL_ID,
         re.compile(r"(?<![\d-])(?P<area>\d{3})-(?P<group>\d{2})-(?P<serial>\d{4})(?![\d-])"),
         valid=_ssn,
+        needs=_DIGITS_4,
     ),
     _Detector(
         NATIONAL_ID,
         re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"),
         valid=_nino,
+        needs=_DIGITS_4,
     ),
     _Detector(
         NATIONAL_ID,
         re.compile(r"\b(?P<body>[XYZ]?\d{7,8})-?(?P<letter>[A-Z])\b"),
         valid=_dni,
+        needs=_DIGITS_4,
     ),
     _Detector(
         IP_ADDRESS,
@@ -233,11 +247,13 @@ _DETECTORS: tuple[_Detector, ...] = (
             r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?(?![\w:])"
         ),
         valid=_ipv6,
+        needs=_COLON,
     ),
     _Detector(
         IP_ADDRESS,
         re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.]|\.\d)"),
         valid=_ipv4,
+        needs=_DIGITS_4,
     ),
     _Detector(
         PHONE,
@@ -246,11 +262,13 @@ _DETECTORS: tuple[_Detector, ...] = (
             r"\d{2,4}(?:[ .-]\d{2,4}){1,4}(?![\w-])"
         ),
         valid=_phone,
+        needs=_DIGITS_4,
     ),
     _Detector(
         SECRET,
         re.compile(r"(?<![\w/+=-])[A-Za-z0-9+/_=-]{24,}(?![\w/+=-])"),
         valid=_high_entropy,
+        needs=_LONG_TOKEN,
     ),
 )
 
@@ -258,8 +276,10 @@ _DETECTORS: tuple[_Detector, ...] = (
 def redact(text: str, *, kinds: tuple[str, ...] = KINDS) -> Redaction:
     """Replace every detected item of the given kinds with its placeholder."""
     found: Counter[str] = Counter()
+    if not text:
+        return Redaction(text=text, found=found)
     for detector in _DETECTORS:
-        if detector.kind not in kinds:
+        if detector.kind not in kinds or (detector.needs and not detector.needs.search(text)):
             continue
 
         def replace(match: re.Match[str], detector: _Detector = detector) -> str:
