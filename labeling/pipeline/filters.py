@@ -36,8 +36,7 @@ REASON_NEAR_DUP = "near duplicate of {key} (Jaccard ≈ {similarity:.2f})"
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 # Unicode category Cc less tab, newline and carriage return.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_VISIBLE = re.compile(r"\S")
-_LETTER = re.compile(r"[^\W\d_]")
+_NOT_LETTER = re.compile(r"[\W\d_]+")
 _MOJIBAKE = re.compile(r"Ã[\u0080-\u00BF]|â€[\u0080-\u00BF\u2018-\u201D\u2122]|Â[\u00A0-\u00BF]")
 
 
@@ -160,8 +159,8 @@ class GarbageFilter(Filter):
             return Reason("control_chars", REASON_CONTROL_CHARS.format(count=controls))
         if match := _MOJIBAKE.search(text):
             return Reason("mojibake", REASON_MOJIBAKE.format(sample=match.group()))
-        visible = len(_VISIBLE.findall(text))
-        letters = len(_LETTER.findall(text))
+        visible = len("".join(text.split()))
+        letters = len(_NOT_LETTER.sub("", text))
         if visible >= self.min_chars_for_share:
             share = letters / visible
             if share < self.min_letter_share:

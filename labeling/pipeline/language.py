@@ -42,7 +42,7 @@ _SCRIPTS = (
     ("ja", re.compile(r"[\u3040-\u30FF]")),
     ("zh", re.compile(r"[\u4E00-\u9FFF]")),
 )
-_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_NOT_LETTER = re.compile(r"[\W\d_]+", re.UNICODE)
 _WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*", re.UNICODE)
 
 
@@ -53,7 +53,7 @@ class Guess:
 
 
 def detect_language(text: str) -> Guess:
-    letters = _LETTER.findall(text)
+    letters = len(_NOT_LETTER.sub("", text))
     if not letters:
         return Guess(UNDETERMINED, 0.0)
     if not text.isascii():  # scripts first: count letters of each non-Latin script
@@ -61,8 +61,8 @@ def detect_language(text: str) -> Guess:
         if counts["ja"]:  # Japanese mixes kana with Han
             counts["ja"] += counts.pop("zh")
         best_script = max(counts, key=lambda lang: counts[lang])
-        if counts[best_script] / len(letters) >= 0.3:
-            return Guess(best_script, round(counts[best_script] / len(letters), 2))
+        if counts[best_script] / letters >= 0.3:
+            return Guess(best_script, round(counts[best_script] / letters, 2))
     words = [w.lower() for w in _WORD.findall(text)]
     hits = {lang: sum(w in stops for w in words) for lang, stops in _STOPSETS.items()}
     ranked = sorted(hits.items(), key=lambda item: item[1], reverse=True)
