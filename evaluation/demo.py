@@ -1,0 +1,134 @@
+"""Demo data for evaluation: MT-Bench questions with GPT-4 gold references, the answers of
+two real models (gpt-3.5-turbo and vicuna-13b-v1.2), and judged runs.
+
+The demo has no real LLM, so the judge is a *scripted demo judge*: a local
+OpenAI-compatible server started only for the load, with a transparent rule — prefer the
+answer that shares more words with the gold reference (with the question when there is no
+reference). Its runs are stored like any other and the judge config says what it is.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TextIO
+
+from evaluation.models import EvalRun, EvalSet, JudgeConfig
+from evaluation.services import (
+    candidates_import,
+    eval_run_create,
+    eval_run_execute,
+    eval_set_create,
+    eval_set_import_questions,
+    eval_set_import_references,
+    judge_config_create,
+)
+from flywheel.testing.openai_server import OpenAICompatServer
+
+DATA = Path(__file__).resolve().parent / "data" / "mt_bench"
+SET_NAME = "MT-Bench (demo)"
+PAIR_JUDGE = "Scripted demo judge: pairwise, prefers more reference words"
+SINGLE_JUDGE = "Scripted demo judge: 1-10, share of reference words"
+MODELS = ("vicuna-13b-v1.2", "gpt-3.5-turbo")
+_WORD = re.compile(r"[a-z0-9]+")
+_BLOCK = re.compile(r"\[The start of (?:the )?([^\]]+?)\]\n(.*?)\n\[The end of", re.DOTALL)
+_USER_TURN = re.compile(r"### User:\n(.*?)\n\n###", re.DOTALL)
+_QUESTION = re.compile(r"\[User question\]\n(.*?)\n\n\[", re.DOTALL)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if len(w) > 3}
+
+
+def _scripted_judge(request: dict) -> str:
+    """The demo rule, in the judge's own output format."""
+    prompt = request["messages"][-1]["content"]
+    blocks = _BLOCK.findall(prompt)
+
+    def block(*needles: str) -> str:
+        return next((text for name, text in blocks if all(n in name for n in needles)), "")
+
+    question = _QUESTION.search(prompt)
+    user_turns = _USER_TURN.findall(prompt)
+    fallback = question.group(1) if question else (user_turns[-1] if user_turns else "")
+    anchor = _words(block("reference") or fallback)
+    if block("assistant A"):
+        a = len(anchor & _words(block("assistant A")))
+        b = len(anchor & _words(block("assistant B")))
+        verdict = "[[A]]" if a > b else "[[B]]" if b > a else "[[C]]"
+        return f"Shared words with the anchor: A {a}, B {b}.\n{verdict}"
+    answer = _words(block("assistant's answer") or block("conversation"))
+    share = len(anchor & answer) / len(anchor) if anchor else 0.0
+    return f"The answer covers {share:.0%} of the anchor's words.\n[[{1 + round(9 * share)}]]"
+
+
+def load_demo(*, project, users: dict, stdout: TextIO) -> None:
+    """Add the evaluation demo to `project` (idempotent: existing demo rows are kept)."""
+    researcher = users.get("researcher") or users.get("owner")
+    eval_set = EvalSet.objects.filter(project=project, name=SET_NAME).first()
+    if eval_set is None:
+        eval_set = eval_set_create(
+            project=project,
+            name=SET_NAME,
+            source="lm-sys/FastChat MT-Bench; answers from lmsys/mt_bench_human_judgments",
+            created_by=researcher,
+        )
+        with (DATA / "question.jsonl").open() as f:
+            eval_set_import_questions(eval_set=eval_set, lines=f)
+        with (DATA / "reference_answer_gpt-4.jsonl").open() as f:
+            eval_set_import_references(eval_set=eval_set, lines=f)
+        with (DATA / "model_answers_2models.jsonl").open() as f:
+            candidates_import(eval_set=eval_set, lines=f)
+        stdout.write(
+            f"evaluation: eval set {SET_NAME!r} with {eval_set.question_count} questions\n"
+        )
+    if EvalRun.objects.filter(project=project, eval_set=eval_set).exists():
+        return
+    with OpenAICompatServer(_scripted_judge) as server:
+        pair = JudgeConfig.objects.filter(project=project, name=PAIR_JUDGE).first()
+        pair = pair or judge_config_create(
+            project=project,
+            name=PAIR_JUDGE,
+            base_url=server.base_url,
+            model="scripted-demo-judge",
+            family="pairwise",
+            created_by=researcher,
+        )
+        single = JudgeConfig.objects.filter(project=project, name=SINGLE_JUDGE).first()
+        single = single or judge_config_create(
+            project=project,
+            name=SINGLE_JUDGE,
+            base_url=server.base_url,
+            model="scripted-demo-judge",
+            family="single",
+            trials=2,
+            created_by=researcher,
+        )
+        runs = [
+            eval_run_create(
+                project=project,
+                eval_set=eval_set,
+                judge_config=pair,
+                name="vicuna-13b vs gpt-3.5-turbo (scripted demo judge)",
+                mode="baseline",
+                models=[MODELS[0]],
+                baseline=MODELS[1],
+                turns=[1, 2],
+                created_by=researcher,
+                start=False,
+            ),
+            eval_run_create(
+                project=project,
+                eval_set=eval_set,
+                judge_config=single,
+                name="Single-answer grades (scripted demo judge)",
+                mode="single",
+                models=list(MODELS),
+                turns=[1],
+                created_by=researcher,
+                start=False,
+            ),
+        ]
+        for run in runs:
+            run = eval_run_execute(run_id=run.pk)
+            stdout.write(f"evaluation: run {run.name!r} {run.status}, {run.calls_done} judgments\n")
