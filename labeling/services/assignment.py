@@ -85,26 +85,27 @@ def _locking(queryset):
     return queryset
 
 
+def _expire_due(*, project: Project | None, now: datetime) -> int:
+    due = Assignment.objects.filter(status=AssignmentStatus.ACTIVE, expires_at__lte=now)
+    if project is not None:
+        due = due.filter(project=project)
+    rows = list(_locking(due.order_by("expires_at")).values_list("pk", "task_id")[:EXPIRE_BATCH])
+    if not rows:
+        return 0
+    Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+        status=AssignmentStatus.EXPIRED, finished_at=now
+    )
+    for task_id, count in sorted(Counter(task_id for _, task_id in rows).items()):
+        _counters_move(task_id, active=-count)
+    return len(rows)
+
+
+@transaction.atomic
 def lease_expire_due(*, project: Project | None = None, now: datetime | None = None) -> int:
     """Expire leases past their time and return their slots to the pool. Returns how many.
 
-    Runs at the start of every claim (for that project) and from the periodic task."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        due = Assignment.objects.filter(status=AssignmentStatus.ACTIVE, expires_at__lte=now)
-        if project is not None:
-            due = due.filter(project=project)
-        rows = list(
-            _locking(due.order_by("expires_at")).values_list("pk", "task_id")[:EXPIRE_BATCH]
-        )
-        if not rows:
-            return 0
-        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(
-            status=AssignmentStatus.EXPIRED, finished_at=now
-        )
-        for task_id, count in sorted(Counter(task_id for _, task_id in rows).items()):
-            _counters_move(task_id, active=-count)
-        return len(rows)
+    Every claim does this for its project first; the periodic task does it for all."""
+    return _expire_due(project=project, now=now or timezone.now())
 
 
 def _next_task(
@@ -112,11 +113,12 @@ def _next_task(
 ) -> Task | None:
     tasks = Task.objects.filter(project=project, status=TaskStatus.OPEN)
     if rework:
-        # Work a reviewer sent back goes to its author first, while the slot is free.
+        # Work a reviewer sent back goes to its author first, while the slot is free. Driven
+        # from the author's rejected annotations (index annotation_by_annotator), not the tasks.
         rejected = Annotation.objects.filter(
-            task=OuterRef("pk"), annotator=user, status=AnnotationStatus.REJECTED
-        )
-        tasks = tasks.filter(Exists(rejected)).order_by("pk")
+            project=project, annotator=user, status=AnnotationStatus.REJECTED
+        ).values("task_id")
+        tasks = tasks.filter(pk__in=rejected).order_by("pk")
     else:
         done = Annotation.objects.filter(task=OuterRef("pk"), annotator=user)
         tasks = (
@@ -143,9 +145,9 @@ def assignment_claim(
     now = now or timezone.now()
     rng = rng or random.Random()
     timeout = timedelta(minutes=project.claim_timeout_minutes)
-    lease_expire_due(project=project, now=now)
     for _ in range(CLAIM_RETRIES):
         with transaction.atomic():
+            _expire_due(project=project, now=now)
             current = (
                 Assignment.objects.select_for_update()
                 .filter(project=project, user=user, status=AssignmentStatus.ACTIVE)
