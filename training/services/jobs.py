@@ -53,13 +53,20 @@ _ACTION = {
 }
 
 
-def _transition(*, job_id: int, to: str, **fields: Any) -> TrainingJob:
-    froms = [status for status, targets in _ALLOWED.items() if to in targets]
+def _transition(
+    *, job_id: int, to: str, froms: tuple[str, ...] | None = None, action: str = "", **fields: Any
+) -> TrainingJob:
+    """Move the job to `to` from one of `froms` (default: every status allowed to move there)
+    in one conditional UPDATE; the status read back names the refusal."""
+    allowed = [status for status, targets in _ALLOWED.items() if to in targets]
+    froms = tuple(s for s in (froms or allowed) if s in allowed)
     updated = TrainingJob.objects.filter(pk=job_id, status__in=froms).update(status=to, **fields)
     job = TrainingJob.objects.get(pk=job_id)
     if not updated:
         raise JobTransitionError(
-            ERROR_ILLEGAL_TRANSITION.format(status=job.status, action=_ACTION[JobStatus(to)])
+            ERROR_ILLEGAL_TRANSITION.format(
+                status=job.status, action=action or _ACTION[JobStatus(to)]
+            )
         )
     return job
 
@@ -121,11 +128,13 @@ def _enqueue(job_id: int) -> None:
 @transaction.atomic
 def job_launch(*, job: TrainingJob) -> TrainingJob:
     """Draft → queued, and hand the job to a GPU worker once the transaction commits."""
-    if job.status != JobStatus.DRAFT:
-        raise JobTransitionError(
-            ERROR_ILLEGAL_TRANSITION.format(status=job.status, action="launched")
-        )
-    job = _transition(job_id=job.pk, to=JobStatus.QUEUED, queued_at=timezone.now())
+    job = _transition(
+        job_id=job.pk,
+        to=JobStatus.QUEUED,
+        froms=(JobStatus.DRAFT,),
+        action="launched",
+        queued_at=timezone.now(),
+    )
     _enqueue(job.pk)
     return job
 
@@ -133,13 +142,11 @@ def job_launch(*, job: TrainingJob) -> TrainingJob:
 @transaction.atomic
 def job_retry(*, job: TrainingJob) -> TrainingJob:
     """Failed or cancelled → queued again; the run resumes from its last checkpoint."""
-    if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
-        raise JobTransitionError(
-            ERROR_ILLEGAL_TRANSITION.format(status=job.status, action="retried")
-        )
     job = _transition(
         job_id=job.pk,
         to=JobStatus.QUEUED,
+        froms=(JobStatus.FAILED, JobStatus.CANCELLED),
+        action="retried",
         queued_at=timezone.now(),
         cancel_requested=False,
         error="",
