@@ -82,3 +82,34 @@ def content_hash(messages: list[dict[str, str]], *, system: str = "") -> str:
     payload += [[m["role"], normalize_text(m["content"])] for m in messages]
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(data.encode()).hexdigest()
+
+
+def prompt_payload(prompt: ParsedPrompt) -> dict[str, Any]:
+    """The mapping `labeling.services.prompt_bulk_create` takes for one prompt.
+
+    Fields the Prompt model has no column for travel in `meta`: the reference answer, the
+    source line and, for completions, whether the data marked them preferred.
+    """
+    meta = dict(prompt.meta)
+    if prompt.reference:
+        meta["reference"] = prompt.reference
+    if prompt.line:
+        meta["line"] = prompt.line
+    return {
+        "messages": [dict(m) for m in prompt.messages],
+        "system": prompt.system,
+        "task_type": prompt.task_type,
+        "source": prompt.source,
+        "collected_at": prompt.collected_at,
+        "meta": meta,
+        "completions": [
+            {
+                "text": c.text,
+                "model_name": c.model,
+                "params": dict(c.params),
+                "meta": {} if c.preferred is None else {"preferred": c.preferred},
+            }
+            for c in prompt.completions
+            if c.text.strip()
+        ],
+    }
