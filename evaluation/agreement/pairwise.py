@@ -384,6 +384,18 @@ def agreement_report(
     ``difference`` (judge-human minus human-human); it defaults to ``group_b`` when the groups
     differ. ``breakdowns`` adds ``per_turn`` (when no turn is fixed) and ``per_category``.
     Intervals are percentile bootstrap intervals that resample whole questions.
+
+    Keys: ``with_ties`` / ``without_ties`` ``{agreement, agree, n, ci: [low, high]}``;
+    ``cohen_kappa``, ``cohen_kappa_ci``, ``cohen_kappa_coding``; ``krippendorff_alpha``,
+    ``krippendorff_alpha_ci``, ``krippendorff_alpha_units``; ``n_items``, ``n_questions``;
+    ``difference`` (``None`` or ``{reference_group, reference: {with_ties, without_ties},
+    with_ties: {value, ci}, without_ties: {value, ci}}``); ``per_turn`` and ``per_category``
+    (turn or category -> the headline keys above, categories also with ``difference``);
+    ``confusion_matrix`` ``{rows, columns, labels, counts}``; ``disagreements`` (list of item
+    key + both raters, winners and refs); ``leaderboards`` (group -> rows of model, wins, ties,
+    losses, n, win_rate, rank, on the compared items); ``rank_correlation``
+    (``{n_models, kendall_tau_b, spearman}`` or ``None`` for one group). Undefined numbers
+    are ``None``.
     """
     if reference_group is None and group_a != group_b:
         reference_group = group_b
