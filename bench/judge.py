@@ -163,7 +163,8 @@ def main() -> None:
             f"ideal wall time:     {ideal:.3f} s  (calls x {delay_ms:.0f} ms / {args.concurrency})"
         )
         print(
-            f"run wall time:       {total:.3f} s  (calls {calls_s:.3f} s + results {results_s:.3f} s)"
+            f"run wall time:       {total:.3f} s "
+            f"(calls {calls_s:.3f} s + results {results_s:.3f} s)"
         )
         print(f"efficiency (calls):  {ideal / calls_s:.1%}  (target >= 90%)")
         print(f"efficiency (total):  {ideal / total:.1%}")
