@@ -5,6 +5,7 @@ from evaluation.services.configs import (
     judge_template_builtin,
     judge_template_create,
 )
+from evaluation.services.judgments import judgment_record
 from evaluation.services.runner import eval_run_execute
 from evaluation.services.runs import (
     eval_run_cancel,
@@ -36,4 +37,5 @@ __all__ = [
     "judge_config_create",
     "judge_template_builtin",
     "judge_template_create",
+    "judgment_record",
 ]
