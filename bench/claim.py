@@ -55,8 +55,13 @@ def load(size: int) -> int:
     """A project with `size` open ranking tasks of 3 answers, overlap 2. Returns its id."""
     from django.db import connection
 
+    from labeling.models import Project
     from labeling.services import project_create
 
+    existing = Project.objects.filter(slug=f"bench-{size}").first()
+    if existing is not None:
+        print(f"reusing the {size:,}-task project loaded before (run with --fresh to reload)")
+        return existing.pk
     project = project_create(name=f"bench {size}", slug=f"bench-{size}")
     project.overlap = 2
     project.save()
@@ -184,19 +189,22 @@ def run(project_id: int, labelers: int, cycles: int, tag: str) -> dict:
         membership_set(project=project, user=user, role=Role.LABELER)
         users.append(user)
     claims: list[float] = []
+    claim_cpu: list[float] = []
     cycles_ms: list[float] = []
     lock = threading.Lock()
     barrier = threading.Barrier(labelers)
     errors: list[BaseException] = []
 
     def work(user) -> None:
-        mine_claims, mine_cycles = [], []
+        mine_claims, mine_cpu, mine_cycles = [], [], []
         try:
             barrier.wait()
             for _ in range(cycles):
+                c0 = time.thread_time()
                 t0 = time.perf_counter()
                 lease = assignment_claim(project=project, user=user)
                 t1 = time.perf_counter()
+                mine_cpu.append((time.thread_time() - c0) * 1000)
                 task = Task.objects.select_related("project").get(pk=lease.task_id)
                 annotation_submit(task=task, user=user, data={"ranking": lease.display_order})
                 t2 = time.perf_counter()
@@ -208,6 +216,7 @@ def run(project_id: int, labelers: int, cycles: int, tag: str) -> dict:
             connection.close()
             with lock:
                 claims.extend(mine_claims)
+                claim_cpu.extend(mine_cpu)
                 cycles_ms.extend(mine_cycles)
 
     threads = [threading.Thread(target=work, args=(u,)) for u in users]
@@ -222,6 +231,7 @@ def run(project_id: int, labelers: int, cycles: int, tag: str) -> dict:
     return {
         "claim_p50": statistics.median(claims),
         "claim_p95": percentile(claims, 0.95),
+        "claim_cpu_p50": statistics.median(claim_cpu),
         "cycle_p50": statistics.median(cycles_ms),
         "cycle_p95": percentile(cycles_ms, 0.95),
         "throughput": len(cycles_ms) / wall,
@@ -230,30 +240,21 @@ def run(project_id: int, labelers: int, cycles: int, tag: str) -> dict:
 
 
 def explain(project_id: int) -> str:
+    """EXPLAIN ANALYZE of the claim statement, rolled back (it takes a slot)."""
     from django.contrib.auth import get_user_model
-    from django.db import connection
+    from django.db import connection, transaction
 
-    from labeling.models import Project
-    from labeling.services.assignment import _next_task  # noqa: F401 - the query we explain
+    from labeling.services.assignment import _TAKE_SQL
 
-    user = get_user_model().objects.first()
-    project = Project.objects.get(pk=project_id)
-    from django.db.models import Exists, F, OuterRef
-
-    from labeling.models import Annotation, Task, TaskStatus
-
-    query = (
-        Task.objects.filter(project=project, status=TaskStatus.OPEN, is_gold=False)
-        .alias(filled=F("submitted_count") + F("active_leases"))
-        .filter(filled__lt=F("required_annotations"))
-        .exclude(Exists(Annotation.objects.filter(task=OuterRef("pk"), annotator=user)))
-        .order_by("-filled", "pk")
-        .only("pk")[:1]
-    )
-    sql, params = query.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS OFF, TIMING OFF) " + sql, params)
-        return "\n".join(row[0] for row in cursor.fetchall())
+    user = get_user_model().objects.order_by("-pk").first()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (ANALYZE, TIMING OFF) " + _TAKE_SQL,
+            {"project": project_id, "gold": False, "user": user.pk},
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        transaction.set_rollback(True)
+    return plan
 
 
 def main() -> None:
@@ -280,19 +281,21 @@ def main() -> None:
 
     print(f"table holds {Task.objects.count():,} tasks", flush=True)
     results: dict[tuple[int, int], dict] = {}
+    run_id = f"r{int(time.time())}"  # fresh labelers each run: no history from the last one
     print(
         f"{'tasks':>10} {'labelers':>8} {'claim p50':>10} {'claim p95':>10} "
-        f"{'claim+submit p50':>17} {'p95':>8} {'cycles/s':>9} {'n':>5}"
+        f"{'claim+submit p50':>17} {'p95':>8} {'cycles/s':>9} {'n':>5} {'claim CPU p50':>14}"
     )
     for size in sizes:
         for labelers in counts:
             per_labeler = max(5, args.cycles // labelers)
-            result = run(projects[size], labelers, per_labeler, f"s{size}-l{labelers}")
+            result = run(projects[size], labelers, per_labeler, f"{run_id}-s{size}-l{labelers}")
             results[(size, labelers)] = result
             print(
                 f"{size:>10,} {labelers:>8} {result['claim_p50']:>8.2f}ms "
                 f"{result['claim_p95']:>8.2f}ms {result['cycle_p50']:>15.2f}ms "
-                f"{result['cycle_p95']:>6.2f}ms {result['throughput']:>9.1f} {result['n']:>5}",
+                f"{result['cycle_p95']:>6.2f}ms {result['throughput']:>9.1f} {result['n']:>5} "
+                f"{result['claim_cpu_p50']:>12.2f}ms",
                 flush=True,
             )
     largest, smallest = max(sizes), min(sizes)
@@ -304,6 +307,8 @@ def main() -> None:
             f"{big['claim_p95'] / base['claim_p95']:.2f}x; "
             f"claim p95 / {TARGET_P95_MS:.0f} ms target = {big['claim_p95'] / TARGET_P95_MS:.2f}"
         )
+    with open("/proc/loadavg") as loadavg:
+        print(f"load average (1, 5, 15 min) at the end: {' '.join(loadavg.read().split()[:3])}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the benchmark process: {peak:.0f} MiB")
 

@@ -32,6 +32,7 @@ from labeling.models import (
     AssignmentStatus,
     Project,
     Task,
+    TaskCompletion,
     TaskStatus,
 )
 from labeling.services.payloads import answer_clean, gold_check
@@ -132,6 +133,72 @@ def _next_task(
     return _locking(tasks).only("pk", "project_id", "kind", "prompt_id").first()
 
 
+# One statement on PostgreSQL: pick the next task (skipping rows other claims hold), take a
+# slot and read its answers. The ORDER BY repeats the expression of index task_claim_order.
+_TAKE_SQL = """
+WITH picked AS (
+    SELECT t.id FROM labeling_task t
+    WHERE t.project_id = %(project)s AND t.status = 'open' AND t.is_gold = %(gold)s
+      AND (t.submitted_count + t.active_leases) < t.required_annotations
+      AND NOT EXISTS (
+          SELECT 1 FROM labeling_annotation a WHERE a.task_id = t.id AND a.annotator_id = %(user)s
+      )
+    ORDER BY (t.submitted_count + t.active_leases) DESC, t.id
+    LIMIT 1
+    FOR UPDATE OF t SKIP LOCKED
+), taken AS (
+    UPDATE labeling_task t
+    SET active_leases = t.active_leases + 1,
+        status = CASE WHEN t.submitted_count + t.active_leases + 1 < t.required_annotations
+                      THEN 'open' ELSE 'full' END
+    FROM picked WHERE t.id = picked.id
+    RETURNING t.id
+)
+SELECT taken.id, ARRAY(
+    SELECT tc.completion_id FROM labeling_taskcompletion tc
+    WHERE tc.task_id = taken.id ORDER BY tc.position
+) FROM taken
+"""
+
+# The user's current lease in the project, and whether a reviewer sent work back to them.
+_PROBE_SQL = """
+SELECT
+    (SELECT id FROM labeling_assignment
+     WHERE project_id = %(project)s AND user_id = %(user)s AND status = 'active'),
+    EXISTS (SELECT 1 FROM labeling_annotation
+            WHERE project_id = %(project)s AND annotator_id = %(user)s AND status = 'rejected')
+"""
+
+
+class _SlotGone(Exception):
+    """The slot went between read and write (possible only without SKIP LOCKED)."""
+
+
+def _answers(task_id: int) -> list[int]:
+    return list(
+        TaskCompletion.objects.filter(task_id=task_id)
+        .order_by("position")
+        .values_list("completion_id", flat=True)
+    )
+
+
+def _take(
+    *, project: Project, user: AbstractBaseUser, is_gold: bool | None, rework: bool
+) -> tuple[int, list[int]] | None:
+    """Take a slot of the next task; returns (task id, its answer ids in order) or None."""
+    if connection.vendor == "postgresql" and not rework:
+        with connection.cursor() as cursor:
+            cursor.execute(_TAKE_SQL, {"project": project.pk, "gold": is_gold, "user": user.pk})
+            row = cursor.fetchone()
+        return (row[0], list(row[1])) if row else None
+    task = _next_task(project=project, user=user, is_gold=is_gold, rework=rework)
+    if task is None:
+        return None
+    if not _counters_move(task.pk, active=1, need_slot=True):
+        raise _SlotGone
+    return task.pk, _answers(task.pk)
+
+
 def assignment_claim(
     *,
     project: Project,
@@ -146,39 +213,41 @@ def assignment_claim(
     rng = rng or random.Random()
     timeout = timedelta(minutes=project.claim_timeout_minutes)
     for _ in range(CLAIM_RETRIES):
-        with transaction.atomic():
-            _expire_due(project=project, now=now)
-            current = (
-                Assignment.objects.select_for_update()
-                .filter(project=project, user=user, status=AssignmentStatus.ACTIVE)
-                .first()
-            )
-            if current is not None:
-                current.expires_at = now + timeout
-                current.save(update_fields=["expires_at"])
-                return current
-            gold_first = project.gold_rate > 0 and rng.random() < project.gold_rate
-            task = _next_task(project=project, user=user, is_gold=None, rework=True)
-            for is_gold in (gold_first, not gold_first):
-                if task is not None:
-                    break
-                task = _next_task(project=project, user=user, is_gold=is_gold, rework=False)
-            if task is None:
-                return None
-            if not _counters_move(task.pk, active=1, need_slot=True):
-                continue  # SQLite only: the slot went between our read and write
-            order = list(
-                task.task_completions.order_by("position").values_list("completion_id", flat=True)
-            )
-            rng.shuffle(order)
-            return Assignment.objects.create(
-                project=project,
-                task=task,
-                user=user,
-                display_order=order,
-                claimed_at=now,
-                expires_at=now + timeout,
-            )
+        try:
+            with transaction.atomic():
+                _expire_due(project=project, now=now)
+                with connection.cursor() as cursor:
+                    cursor.execute(_PROBE_SQL, {"project": project.pk, "user": user.pk})
+                    current_id, has_rework = cursor.fetchone()
+                if current_id is not None:
+                    current = Assignment.objects.select_for_update().get(pk=current_id)
+                    if current.status != AssignmentStatus.ACTIVE:
+                        continue  # turned in by a parallel request of the same user
+                    current.expires_at = now + timeout
+                    current.save(update_fields=["expires_at"])
+                    return current
+                taken = None
+                if has_rework:
+                    taken = _take(project=project, user=user, is_gold=None, rework=True)
+                gold_first = project.gold_rate > 0 and rng.random() < project.gold_rate
+                for is_gold in (gold_first, not gold_first):
+                    if taken is not None:
+                        break
+                    taken = _take(project=project, user=user, is_gold=is_gold, rework=False)
+                if taken is None:
+                    return None
+                task_id, order = taken
+                rng.shuffle(order)
+                return Assignment.objects.create(
+                    project=project,
+                    task_id=task_id,
+                    user=user,
+                    display_order=order,
+                    claimed_at=now,
+                    expires_at=now + timeout,
+                )
+        except _SlotGone:
+            continue
     return None
 
 
