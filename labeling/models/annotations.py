@@ -7,7 +7,7 @@ Payload shapes, by task kind (completion ids are the task's Completion primary k
 - ranking:       {"ranking": [[id, ...], [id], ...]}  tiers best to worst; ids in one tier
                   are tied
 - pairwise:      {"choice": "a" | "b" | "tie" | "both_bad", "strength": 1 | 2 | 3 | None,
-                  "winner": id | None}  a = the task's answer at position 0
+                  "winner": id | None, "loser": id | None}  a = the task's answer at position 0
 - rubric:        {"scores": {"<id>": {"<criterion>": int}}}
 
 Alongside the payload: `display_order` (ids as this labeler saw them), `time_spent_ms`,
