@@ -30,9 +30,11 @@ from labeling.models import (
     AnnotationStatus,
     Assignment,
     AssignmentStatus,
+    Completion,
     Project,
     Task,
     TaskCompletion,
+    TaskKind,
     TaskStatus,
 )
 from labeling.services.payloads import answer_clean, gold_check
@@ -309,13 +311,18 @@ def annotation_submit(
     """Save the user's answer to a task they claimed. A second submit returns the first
     annotation unchanged; an invalid answer raises PayloadError and changes nothing."""
     now = now or timezone.now()
-    links = list(task.task_completions.order_by("position").select_related("completion"))
-    ids = [link.completion_id for link in links]
+    ids = _answers(task.pk)
+    # Only a demonstration reads answer texts (to keep the draft it edits).
+    texts = (
+        dict(Completion.objects.filter(pk__in=ids).values_list("pk", "text"))
+        if task.kind == TaskKind.DEMONSTRATION
+        else {}
+    )
     clean = answer_clean(
         project=task.project,
         kind=task.kind,
         completion_ids=ids,
-        completion_texts={link.completion_id: link.completion.text for link in links},
+        completion_texts=texts,
         data=data,
     )
     with transaction.atomic():

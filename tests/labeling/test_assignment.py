@@ -296,3 +296,18 @@ def test_overlap_constraint_is_enforced_by_the_database(project):
     (task,) = make_tasks(project, required=1)
     with pytest.raises(IntegrityError), transaction.atomic():
         Task.objects.filter(pk=task.pk).update(submitted_count=1, active_leases=1)
+
+
+def test_demonstration_that_edits_a_draft_keeps_original_edit_and_diff(project, labeler):
+    (task,) = make_tasks(project, kind="demonstration", answers=1)
+    (draft,) = answer_ids(task)
+    assignment_claim(project=project, user=labeler)
+    annotation = annotation_submit(
+        task=task,
+        user=labeler,
+        data={"text": "answer 0 to 0, with a source", "draft_completion": draft},
+    )
+    annotation.refresh_from_db()
+    assert annotation.payload["original"] == "answer 0 to 0"
+    assert annotation.payload["text"] == "answer 0 to 0, with a source"
+    assert "+answer 0 to 0, with a source" in annotation.payload["diff"]
