@@ -73,9 +73,10 @@ class NearDuplicateIndex:
         self._lsh = MinHashLSH(threshold=max(0.3, threshold - LSH_MARGIN), num_perm=num_perm)
         # One set of permutations for every sketch: building them per MinHash costs more than
         # hashing a prompt.
-        template = MinHash(num_perm=num_perm)
-        self._permutations = template.permutations
-        self._scheme = template.scheme
+        # One scratch sketch, cleared for each text: the LSH index copies the band values on
+        # insert, and building a MinHash (its permutations) costs more than hashing a prompt.
+        # So an index is not for sharing between threads.
+        self._scratch = MinHash(num_perm=num_perm, hashfunc=_same)
         self._sets: dict[str, np.ndarray] = {}
 
     def __contains__(self, key: str) -> bool:
@@ -85,12 +86,8 @@ class NearDuplicateIndex:
         return len(self._sets)
 
     def _sketch(self, hashes: np.ndarray) -> MinHash:
-        minhash = MinHash(
-            num_perm=self.num_perm,
-            permutations=self._permutations,
-            scheme=self._scheme,
-            hashfunc=_same,
-        )
+        minhash = self._scratch
+        minhash.clear()
         minhash.update_batch(hashes.tolist())
         return minhash
 

@@ -9,6 +9,7 @@ each filter removed, by reason, with a few samples. Nothing is deleted: the call
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -209,10 +210,15 @@ class ExactDuplicateFilter(Filter):
     name = "exact_duplicate"
 
     def __init__(self, known: Iterable[str] = ()) -> None:
-        self._seen = {normalize_text(t) for t in known}
+        self._seen = {self._digest(t) for t in known}
+
+    @staticmethod
+    def _digest(text: str) -> bytes:
+        # 16 bytes per prompt instead of its whole normalized text.
+        return hashlib.blake2b(normalize_text(text).encode(), digest_size=16).digest()
 
     def __call__(self, text: str) -> Reason | None:
-        key = normalize_text(text)
+        key = self._digest(text)
         if key in self._seen:
             return Reason("exact_duplicate", REASON_EXACT_DUP)
         self._seen.add(key)

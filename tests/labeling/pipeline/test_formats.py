@@ -293,3 +293,24 @@ def test_reading_is_streamed_in_constant_memory(tmp_path):
     assert count == 10_000
     # 20x the rows, about the same peak: nothing accumulates per row.
     assert large_peak < 2 * peak(small)[1] + 256 * 1024
+
+
+def test_prompt_payload_carries_preference_reference_and_line():
+    from labeling.pipeline.records import prompt_payload
+
+    hh = next(iter(read_prompts(DATA / "hh_rlhf_harmless_base_test_200.jsonl")))
+    payload = prompt_payload(hh)
+    assert [c["meta"] for c in payload["completions"]] == [
+        {"preferred": True},
+        {"preferred": False},
+    ]
+    assert payload["meta"]["line"] == 1
+    assert payload["source"] == "hh_rlhf_harmless_base_test_200.jsonl"
+
+    mt = next(iter(read_prompts(DATA / "mt_bench_question.jsonl")))
+    payload = prompt_payload(mt)
+    assert payload["task_type"] == "creative"
+    assert payload["completions"] == []
+    assert payload["meta"]["followup_turns"] == [
+        "Rewrite your previous response. Start every sentence with the letter A."
+    ]
