@@ -25,6 +25,10 @@ from .records import ParsedPrompt, PipelineError, RowError
 ERROR_NOT_JSON = "not valid JSON: {reason}"
 ERROR_NOT_UTF8 = "not valid UTF-8 text"
 ERROR_FILE_TYPE = "cannot read {name}: use a .jsonl, .json, .csv, .parquet or .txt file"
+ERROR_JSON_ARRAY = (
+    "{name} holds one JSON array; Flywheel streams JSON Lines (one object per line): "
+    "convert it, e.g. with `jq -c '.[]' {name} > {stem}.jsonl`"
+)
 ERROR_INVALID_ROWS = "{count} bad row(s); nothing was imported. First: line {line}: {reason}"
 
 PARQUET_BATCH_ROWS = 1024
@@ -110,7 +114,7 @@ class PromptReader:
             elif self.kind == "txt":
                 yield from _text_records(stream)
             else:
-                yield from _jsonl_records(stream)
+                yield from _jsonl_records(stream, self.path.name)
 
     def _parquet_records(self) -> Iterator[tuple[int, Any]]:
         import pyarrow.parquet as pq  # only the Parquet path pays for it
@@ -190,10 +194,15 @@ def _file_kind(path: Path) -> str:
     return kinds[last]
 
 
-def _jsonl_records(stream: IO[bytes]) -> Iterator[tuple[int, Any]]:
+def _jsonl_records(stream: IO[bytes], name: str) -> Iterator[tuple[int, Any]]:
+    first = True
     for number, raw in enumerate(stream, start=1):
         if not raw.strip():
             continue
+        if first and raw.lstrip().startswith(b"["):
+            stem = name.split(".")[0]
+            raise PipelineError(ERROR_JSON_ARRAY.format(name=name, stem=stem))
+        first = False
         try:
             yield number, json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:

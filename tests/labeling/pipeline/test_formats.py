@@ -314,3 +314,11 @@ def test_prompt_payload_carries_preference_reference_and_line():
     assert payload["meta"]["followup_turns"] == [
         "Rewrite your previous response. Start every sentence with the letter A."
     ]
+
+
+def test_a_json_array_file_is_refused_with_how_to_convert(tmp_path):
+    path = tmp_path / "dump.json"
+    path.write_text('[\n {"prompt": "a"},\n {"prompt": "b"}\n]\n')
+    with pytest.raises(PipelineError) as caught:
+        list(read_prompts(path))
+    assert "jq -c '.[]' dump.json > dump.jsonl" in str(caught.value)
