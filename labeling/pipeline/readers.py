@@ -19,7 +19,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from .formats import ERROR_NO_TIMESTAMP, PROMPTS, BadRow, detect_format, parse_record
+from .formats import (
+    ERROR_NO_TIMESTAMP,
+    ERROR_UNKNOWN_FORMAT,
+    FORMATS,
+    PROMPTS,
+    BadRow,
+    detect_format,
+    parse_record,
+)
 from .records import ParsedPrompt, PipelineError, RowError
 
 ERROR_NOT_JSON = "not valid JSON: {reason}"
@@ -58,6 +66,10 @@ class PromptReader:
     def __init__(
         self, path: str | Path, *, format: str | None = None, since: datetime | None = None
     ) -> None:
+        if format is not None and format not in FORMATS:
+            raise PipelineError(
+                ERROR_UNKNOWN_FORMAT.format(format=format, formats=", ".join(FORMATS))
+            )
         self.path = Path(path)
         self.format = format
         self.since = since

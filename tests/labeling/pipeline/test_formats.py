@@ -322,3 +322,9 @@ def test_a_json_array_file_is_refused_with_how_to_convert(tmp_path):
     with pytest.raises(PipelineError) as caught:
         list(read_prompts(path))
     assert "jq -c '.[]' dump.json > dump.jsonl" in str(caught.value)
+
+
+def test_an_unknown_format_name_is_refused_before_reading():
+    with pytest.raises(PipelineError) as caught:
+        PromptReader(DATA / "sample_prompts.txt", format="yaml")
+    assert str(caught.value).startswith("unknown format 'yaml'; use one of openai, sharegpt")
