@@ -8,7 +8,12 @@ written by `save_to_disk`) and a `README.md` dataset card. Rows use TRL's format
 - sft:        {"messages": [{"role", "content"}, ...], "task_type": str}
 - preference: {"prompt": [messages], "chosen": [assistant message], "rejected": [assistant
                message], "margin": float, "task_type": str}
-- prompts:    {"prompt": [messages], "task_type": str}
+- prompts:    {"prompt": [messages], "task_type": str, "id": str}
+
+Snapshots built by labeling.exports extend the rows compatibly with provenance columns
+(`source`, `task_id`, `prompt_id`, `annotator_ids`, `display_orders`, `submitted_at`) and, on
+preference rows, `tie` (kept ties have margin 0), `chosen_id` and `rejected_id`. The folder
+may also hold `routed_out.jsonl`: annotations routed out of the dataset ("none acceptable").
 """
 
 from django.conf import settings
@@ -45,6 +50,11 @@ class DatasetSnapshot(models.Model):
     row_counts = models.JSONField(default=dict, blank=True, help_text="Rows per split.")
     task_type_counts = models.JSONField(default=dict, blank=True, help_text="Rows per task type.")
     rows_done = models.PositiveIntegerField(default=0)
+    # Progress of a build in prompts (the unit the builder streams and splits by).
+    prompts_total = models.PositiveIntegerField(default=0)
+    prompts_done = models.PositiveIntegerField(default=0)
+    # What the build saw: counts before and after each filter, rows routed out, pairs dropped.
+    stats = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -54,6 +64,13 @@ class DatasetSnapshot(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # A ready snapshot is named by its content: training records the hash it read.
+            models.CheckConstraint(
+                condition=~models.Q(status="ready") | ~models.Q(content_hash=""),
+                name="snapshot_ready_has_hash",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind}, {self.content_hash[:8] or self.status})"
