@@ -229,10 +229,24 @@ ENDPOINTS = [
 ]
 
 
+@pytest.fixture
+def queued_run(project, eval_set, make_config):
+    return eval_run_create(
+        project=project,
+        eval_set=eval_set,
+        judge_config=make_config(),
+        name="queued",
+        mode="baseline",
+        models=["alpha"],
+        baseline="beta",
+        start=False,
+    )
+
+
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
-def test_endpoints_refuse_strangers_and_anonymous(stranger, finished_run, method, path):
+def test_endpoints_refuse_strangers_and_anonymous(stranger, queued_run, method, path):
     url = path.format(
-        run=finished_run.pk, set=finished_run.eval_set_id, config=finished_run.judge_config_id
+        run=queued_run.pk, set=queued_run.eval_set_id, config=queued_run.judge_config_id
     )
     body = {"jsonl": json.dumps({"question_id": 1, "model": "x", "turns": ["hi"]})}
     anonymous = getattr(APIClient(), method)(url, body, format="json")
@@ -240,15 +254,16 @@ def test_endpoints_refuse_strangers_and_anonymous(stranger, finished_run, method
     client = APIClient()
     client.force_authenticate(stranger)
     assert getattr(client, method)(url, body, format="json").status_code == 404
-    finished_run.refresh_from_db()
-    assert finished_run.status == "succeeded"
+    queued_run.refresh_from_db()
+    assert queued_run.status == "queued"
+    assert queued_run.eval_set.questions.count() == 6
 
 
 @pytest.mark.parametrize(
     "path",
     ["/api/evaluation/runs/", "/api/evaluation/eval-sets/", "/api/evaluation/judge-configs/"],
 )
-def test_lists_show_strangers_nothing_and_create_refuses_them(stranger, finished_run, path):
+def test_lists_show_strangers_nothing_and_create_refuses_them(stranger, queued_run, path):
     client = APIClient()
     assert client.get(path).status_code == 401
     client.force_authenticate(stranger)
@@ -256,10 +271,10 @@ def test_lists_show_strangers_nothing_and_create_refuses_them(stranger, finished
     created = client.post(
         path,
         {
-            "project": finished_run.project_id,
+            "project": queued_run.project_id,
             "name": "x",
-            "eval_set": finished_run.eval_set_id,
-            "judge_config": finished_run.judge_config_id,
+            "eval_set": queued_run.eval_set_id,
+            "judge_config": queued_run.judge_config_id,
             "mode": "single",
             "models": ["alpha"],
             "base_url": "http://127.0.0.1:9/v1",
@@ -270,11 +285,13 @@ def test_lists_show_strangers_nothing_and_create_refuses_them(stranger, finished
     assert created.status_code == 404
 
 
-def test_reviewer_reads_but_may_not_write(reviewer, finished_run):
+def test_reviewer_reads_but_may_not_write(reviewer, queued_run):
     client = APIClient()
     client.force_authenticate(reviewer)
-    assert client.get(f"/api/evaluation/runs/{finished_run.pk}/").status_code == 200
-    assert client.post(f"/api/evaluation/runs/{finished_run.pk}/resume/").status_code == 403
+    assert client.get(f"/api/evaluation/runs/{queued_run.pk}/").status_code == 200
+    assert client.post(f"/api/evaluation/runs/{queued_run.pk}/cancel/").status_code == 403
+    queued_run.refresh_from_db()
+    assert queued_run.status == "queued"
 
 
 def test_openapi_schema_has_the_evaluation_operations(api):

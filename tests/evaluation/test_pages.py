@@ -78,22 +78,22 @@ def test_run_page_polls_while_running_and_stops_when_done(client, owner, queued_
 
 
 @pytest.mark.parametrize("name", ["run", "run_export_csv", "project_runs"])
-def test_pages_refuse_strangers_and_anonymous(client, stranger, finished_run, name):
+def test_pages_refuse_strangers_and_anonymous(client, stranger, queued_run, name):
     if name == "project_runs":
-        url = reverse("evaluation:project_runs", args=[finished_run.project_id])
+        url = reverse("evaluation:project_runs", args=[queued_run.project_id])
     elif name == "run_export_csv":
-        url = reverse("evaluation:run_export", args=[finished_run.pk, "csv"])
+        url = reverse("evaluation:run_export", args=[queued_run.pk, "csv"])
     else:
-        url = reverse("evaluation:run", args=[finished_run.pk])
+        url = reverse("evaluation:run", args=[queued_run.pk])
     anonymous = client.get(url)
     assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]
     login(client, stranger)
     assert client.get(url).status_code == 404
 
 
-def test_labeler_may_not_see_runs(client, labeler, finished_run):
+def test_labeler_may_not_see_runs(client, labeler, queued_run):
     login(client, labeler)
-    assert client.get(reverse("evaluation:run", args=[finished_run.pk])).status_code == 403
+    assert client.get(reverse("evaluation:run", args=[queued_run.pk])).status_code == 403
 
 
 def test_cancel_from_the_page(client, owner, queued_run):
