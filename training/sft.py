@@ -216,7 +216,13 @@ def build_callback_class():
             self._started = time.monotonic()
             self._start_step = state.global_step
             if state.is_world_process_zero:
-                job_record(job_id=self.job_id, total_steps=state.max_steps)
+                # The trainer's own step after loading a checkpoint: proof that a resumed
+                # run continues the count instead of starting over.
+                job_record(
+                    job_id=self.job_id,
+                    total_steps=state.max_steps,
+                    resumed_from_step=state.global_step or None,
+                )
 
         def on_step_end(self, args, state, control, **kwargs):
             if state.is_world_process_zero:
@@ -465,7 +471,6 @@ def train_sft(job: TrainingJob, *, callbacks: list | None = None) -> str:
         total = sum(p.numel() for p in params)
     checkpoint_dir = Path(args.output_dir)
     resume = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
-    resumed_step = int(resume.rsplit("-", 1)[-1]) if resume else None
     if main:
         job_record(
             job_id=job.pk,
@@ -473,7 +478,6 @@ def train_sft(job: TrainingJob, *, callbacks: list | None = None) -> str:
             trainable_params=trainable,
             total_params=total,
             full_model_size_bytes=base_model_size_bytes(job.base_model, total),
-            resumed_from_step=resumed_step,
         )
 
     trainer.train(resume_from_checkpoint=resume)

@@ -22,9 +22,12 @@ ERROR_CHILD_SIGNAL = (
 
 
 def gpu_count() -> int:
-    import torch
-
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    """GPUs this host gives a job, without importing torch in the worker process."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() not in ("", "-1")])
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return len(list(gpus.iterdir())) if gpus.is_dir() else 0
 
 
 def child_command(*, job_id: int, gpus: int) -> list[str]:

@@ -58,7 +58,9 @@ def test_target_modules_are_checked_against_a_local_model(sft_snapshot, tmp_path
         resolve(sft_snapshot, base_model=str(tmp_path), peft={"target_modules": "q_proj, qkv"})
     assert exc.value.field == "target_modules"
     assert "no module named qkv" in str(exc.value)
-    config = resolve(sft_snapshot, base_model=str(tmp_path), peft={"target_modules": "q_proj,v_proj"})
+    config = resolve(
+        sft_snapshot, base_model=str(tmp_path), peft={"target_modules": "q_proj,v_proj"}
+    )
     assert config["peft"]["target_modules"] == ["q_proj", "v_proj"]
 
 
@@ -97,7 +99,9 @@ def test_resolved_config_is_complete_and_dora_sets_use_dora(sft_snapshot):
     assert TrainingJob.objects.count() == 0  # resolving queues nothing
 
 
-def test_admin_add_form_shows_field_errors_and_creates_nothing(client, owner, project, sft_snapshot):
+def test_admin_add_form_shows_field_errors_and_creates_nothing(
+    client, owner, project, sft_snapshot
+):
     owner.is_superuser = True
     owner.save()
     client.force_login(owner)
@@ -133,7 +137,9 @@ def test_admin_add_form_shows_field_errors_and_creates_nothing(client, owner, pr
     assert response.context["adminform"].form.errors["learning_rate"] == [ERROR_LEARNING_RATE]
     assert TrainingJob.objects.count() == 0
 
-    response = client.post("/admin/training/trainingjob/add/", {**data, "learning_rate": "2e-4", "r": 0})
+    response = client.post(
+        "/admin/training/trainingjob/add/", {**data, "learning_rate": "2e-4", "r": 0}
+    )
     assert response.context["adminform"].form.errors["r"] == [ERROR_RANK]
 
     response = client.post("/admin/training/trainingjob/add/", {**data, "learning_rate": "2e-4"})

@@ -25,7 +25,9 @@ def test_initial_loss_in_range_for_a_7b_model_is_ok_and_outside_is_noted():
 
 
 def test_consistently_rising_loss_warns_about_a_bug_not_hard_data():
-    found = job_diagnostics(job=job(), series={"loss": line([2.0, 2.1, 2.3, 2.2, 2.6, 2.9, 3.3, 3.8])})
+    found = job_diagnostics(
+        job=job(), series={"loss": line([2.0, 2.1, 2.3, 2.2, 2.6, 2.9, 3.3, 3.8])}
+    )
     rising = [d for d in found if d.title == "Loss is rising"]
     assert rising and rising[0].level == "warn"
     assert "Look for a bug or a bad hyperparameter" in rising[0].text
@@ -44,15 +46,25 @@ def test_memorizing_and_overfitting_warn_converged_is_ok():
 
 
 def test_special_tokens_that_do_not_drop_are_noted():
-    slow = {"loss": line([2, 1.9, 1.8, 1.7, 1.6]), "loss/special_tokens": line([3, 2.9, 2.9, 2.8, 2.8])}
-    fast = {"loss": line([2, 1.9, 1.8, 1.7, 1.6]), "loss/special_tokens": line([3, 1, 0.3, 0.1, 0.05])}
+    slow = {
+        "loss": line([2, 1.9, 1.8, 1.7, 1.6]),
+        "loss/special_tokens": line([3, 2.9, 2.9, 2.8, 2.8]),
+    }
+    fast = {
+        "loss": line([2, 1.9, 1.8, 1.7, 1.6]),
+        "loss/special_tokens": line([3, 1, 0.3, 0.1, 0.05]),
+    }
     assert ("note", "Special tokens") in titles(job(), slow)
     assert ("ok", "Special tokens") in titles(job(), fast)
 
 
 def test_creative_and_fixed_answer_channels_are_compared():
     series = {"loss": line([2.0]), "loss/creative": line([2.4]), "loss/math": line([0.9])}
-    compare = [d for d in job_diagnostics(job=job(), series=series) if d.title == "Creative vs fixed-answer"]
+    compare = [
+        d
+        for d in job_diagnostics(job=job(), series=series)
+        if d.title == "Creative vs fixed-answer"
+    ]
     assert compare and "(creative) end at 2.400" in compare[0].text
     assert "(math) at 0.900" in compare[0].text
 

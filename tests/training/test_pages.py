@@ -19,15 +19,28 @@ def job(make_job):
         metric_points_record(
             job_id=job.pk,
             step=step,
-            values={"loss": loss, "loss/qa": loss - 0.2, "loss/creative": loss + 0.3,
-                    "loss/special_tokens": loss / 2, "loss/content_tokens": loss, "lr": 1e-4,
-                    "grad_norm": 0.5},
+            values={
+                "loss": loss,
+                "loss/qa": loss - 0.2,
+                "loss/creative": loss + 0.3,
+                "loss/special_tokens": loss / 2,
+                "loss/content_tokens": loss,
+                "lr": 1e-4,
+                "grad_norm": 0.5,
+            },
         )
     TrainingJob.objects.filter(pk=job.pk).update(
-        data_report={"before": {"train": {"qa": {"rows": 5, "truncated": 2, "dropped": 1}}},
-                     "after": {"train": {"qa": 4}}},
-        trainable_params=1000, total_params=100000, adapter_size_bytes=4096,
-        full_model_size_bytes=409600, peak_memory_bytes=2**30, step=3, total_steps=10,
+        data_report={
+            "before": {"train": {"qa": {"rows": 5, "truncated": 2, "dropped": 1}}},
+            "after": {"train": {"qa": 4}},
+        },
+        trainable_params=1000,
+        total_params=100000,
+        adapter_size_bytes=4096,
+        full_model_size_bytes=409600,
+        peak_memory_bytes=2**30,
+        step=3,
+        total_steps=10,
     )
     return TrainingJob.objects.get(pk=job.pk)
 
@@ -57,7 +70,7 @@ def test_owner_sees_progress_report_sizes_and_chart_data(client, owner, job):
     html = response.content.decode()
     assert response.status_code == 200
     assert 'hx-trigger="every 2s"' in html
-    assert "Step <strong id=\"job-step\">3</strong> of 10" in html
+    assert 'Step <strong id="job-step">3</strong> of 10' in html
     assert "1.000% of 100,000" in html  # trainable share
     assert "4.0\xa0KB" in html and "400.0\xa0KB" in html  # adapter vs full model
     charts = {c["id"]: c for c in response.context["charts"]}
@@ -65,7 +78,9 @@ def test_owner_sees_progress_report_sizes_and_chart_data(client, owner, job):
     assert labels == ["loss (all)", "creative", "qa"]
     assert charts["chart-channels"]["datasets"][2]["data"][0] == {"x": 1, "y": pytest.approx(2.8)}
     assert [d["label"] for d in charts["chart-tokens"]["datasets"]] == [
-        "special & template tokens", "content tokens"]
+        "special & template tokens",
+        "content tokens",
+    ]
     assert response.context["report_rows"] == [
         {"split": "train", "task_type": "qa", "rows": 5, "truncated": 2, "dropped": 1, "trained": 4}
     ]
@@ -98,7 +113,9 @@ def test_job_list_query_count_is_fixed(client, owner, make_job, django_assert_nu
     assert len(response.context["jobs"]) == 6
 
 
-def test_researcher_member_sees_the_job_other_researchers_elsewhere_do_not(client, job, make_user, project):
+def test_researcher_member_sees_the_job_other_researchers_elsewhere_do_not(
+    client, job, make_user, project
+):
     colleague = make_user("colleague")
     membership_set(project=project, user=colleague, role=Role.RESEARCHER)
     client.force_login(colleague)

@@ -59,9 +59,7 @@ def test_each_peft_method_trains_and_changes_only_its_trainable_parameters(
     make_job, tiny_model, method, trainable_marker
 ):
     watcher = make_watcher()
-    job = run(
-        make_job(base_model=tiny_model, peft_method=method, learning_rate=5e-3), [watcher]
-    )
+    job = run(make_job(base_model=tiny_model, peft_method=method, learning_rate=5e-3), [watcher])
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert watcher.trainable and all(trainable_marker in n for n in watcher.trainable)
     assert watcher.changed == watcher.trainable  # every trainable parameter moved, nothing else
@@ -91,12 +89,24 @@ def test_loss_and_every_channel_are_logged_for_every_step(make_job, tiny_model):
     series = metric_series(job=job)
     steps = [s for s, _ in series["loss"]]
     assert steps == [1, 2, 3, 4]
-    for name in ("loss/qa", "loss/math", "loss/creative", "loss/special_tokens",
-                 "loss/content_tokens", "lr", "grad_norm"):
+    for name in (
+        "loss/qa",
+        "loss/math",
+        "loss/creative",
+        "loss/special_tokens",
+        "loss/content_tokens",
+        "lr",
+        "grad_norm",
+    ):
         assert [s for s, _ in series[name]] == steps, name
     assert [s for s, _ in series["tokens_per_second"]] == [2, 3, 4]
-    for name in ("eval/loss", "eval/loss/qa", "eval/loss/math", "eval/loss/creative",
-                 "eval/loss/special_tokens"):
+    for name in (
+        "eval/loss",
+        "eval/loss/qa",
+        "eval/loss/math",
+        "eval/loss/creative",
+        "eval/loss/special_tokens",
+    ):
         assert [s for s, _ in series[name]] == [2, 4], name
     # The overall loss is the token-weighted mean of the channels, so it lies between them.
     for step, loss in series["loss"]:
@@ -107,8 +117,9 @@ def test_loss_and_every_channel_are_logged_for_every_step(make_job, tiny_model):
 
 
 def test_prompt_tuning_channels_skip_the_virtual_tokens(make_job, tiny_model):
-    job = run(make_job(base_model=tiny_model, peft_method="prompt_tuning", max_steps=2,
-                       eval_steps=0))
+    job = run(
+        make_job(base_model=tiny_model, peft_method="prompt_tuning", max_steps=2, eval_steps=0)
+    )
     series = metric_series(job=job)
     for step, loss in series["loss"]:
         channel = [dict(series[f"loss/{t}"])[step] for t in ("qa", "math", "creative")]
@@ -117,14 +128,23 @@ def test_prompt_tuning_channels_skip_the_virtual_tokens(make_job, tiny_model):
 
 def test_truncated_and_dropped_rows_are_counted_per_task_type(project, make_job, tiny_model):
     rows = sample_conversations()
-    long_answer = {"task_type": "creative", "messages": [
-        {"role": "user", "content": "Write."},
-        {"role": "assistant", "content": "the sea is wide " * 30}]}
-    long_prompt = {"task_type": "qa", "messages": [
-        {"role": "user", "content": "the quick brown fox " * 40},
-        {"role": "assistant", "content": "Yes."}]}
-    snapshot = snapshot_write(project=project, train=[*rows, long_answer, long_prompt],
-                              name="long rows")
+    long_answer = {
+        "task_type": "creative",
+        "messages": [
+            {"role": "user", "content": "Write."},
+            {"role": "assistant", "content": "the sea is wide " * 30},
+        ],
+    }
+    long_prompt = {
+        "task_type": "qa",
+        "messages": [
+            {"role": "user", "content": "the quick brown fox " * 40},
+            {"role": "assistant", "content": "Yes."},
+        ],
+    }
+    snapshot = snapshot_write(
+        project=project, train=[*rows, long_answer, long_prompt], name="long rows"
+    )
     job = run(make_job(base_model=tiny_model, snapshot=snapshot, max_length=96, max_steps=2))
     assert job.status == JobStatus.SUCCEEDED, job.error
     before = job.data_report["before"]["train"]
@@ -139,11 +159,20 @@ def test_a_run_that_memorizes_triggers_the_overfitting_warnings(project, make_jo
     from training.diagnostics import job_diagnostics
 
     rows = sample_conversations()
-    snapshot = snapshot_write(project=project, train=rows[:3], validation=rows[3:],
-                              name="three rows")
-    job = run(make_job(base_model=tiny_model, snapshot=snapshot, peft_method="full",
-                       learning_rate=1e-2, max_steps=30, logging_steps=2,
-                       per_device_train_batch_size=3))
+    snapshot = snapshot_write(
+        project=project, train=rows[:3], validation=rows[3:], name="three rows"
+    )
+    job = run(
+        make_job(
+            base_model=tiny_model,
+            snapshot=snapshot,
+            peft_method="full",
+            learning_rate=1e-2,
+            max_steps=30,
+            logging_steps=2,
+            per_device_train_batch_size=3,
+        )
+    )
     found = {d.title: d for d in job_diagnostics(job=job, series=metric_series(job=job))}
     assert found["Memorizing"].level == "warn"
     assert found["Overfitting"].level == "warn"
@@ -158,12 +187,17 @@ def test_adapter_loads_with_peft_generates_and_merges(make_job, tiny_model):
 
     job = run(make_job(base_model=tiny_model, learning_rate=1e-2))
     adapter = Adapter.objects.get(job=job)
-    text = adapter_generate(path=adapter.path, base_model=adapter.base_model, method="lora",
-                            messages=[{"role": "user", "content": "What is two plus two?"}],
-                            max_new_tokens=5)
+    text = adapter_generate(
+        path=adapter.path,
+        base_model=adapter.base_model,
+        method="lora",
+        messages=[{"role": "user", "content": "What is two plus two?"}],
+        max_new_tokens=5,
+    )
     assert isinstance(text, str)
-    peft_model, tokenizer = adapter_load(path=adapter.path, base_model=adapter.base_model,
-                                         method="lora")
+    peft_model, tokenizer = adapter_load(
+        path=adapter.path, base_model=adapter.base_model, method="lora"
+    )
     assert type(peft_model).__name__ == "PeftModelForCausalLM"
     ids = tokenizer("the sea is blue", return_tensors="pt")["input_ids"]
     with torch.no_grad():
