@@ -7,6 +7,7 @@ from flywheel import views
 
 api_urlpatterns = [
     path("", include("labeling.api_urls")),
+    path("", include("labeling.exports.api_urls")),
     path("", include("training.api_urls")),
     path("", include("evaluation.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

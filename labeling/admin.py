@@ -1,5 +1,8 @@
+from django import forms
 from django.contrib import admin, messages
 
+from flywheel.errors import DomainError
+from labeling.exports.build import recipe_check, snapshot_create
 from labeling.models import (
     Annotation,
     Assignment,
@@ -36,14 +39,89 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "project"]
 
 
+class DatasetSnapshotAddForm(forms.ModelForm):
+    recipe = forms.JSONField(
+        initial=dict, help_text='A recipe (see labeling.exports.recipe), e.g. {"kind": "sft"}.'
+    )
+
+    class Meta:
+        model = DatasetSnapshot
+        fields = ["project", "name", "recipe"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            recipe_check(project=data["project"], recipe=data["recipe"])
+        except DomainError as error:
+            raise forms.ValidationError(str(error)) from None
+        return data
+
+
 @admin.register(DatasetSnapshot)
 class DatasetSnapshotAdmin(admin.ModelAdmin):
-    list_display = ["name", "project", "kind", "status", "content_hash", "created_at"]
+    list_display = [
+        "name",
+        "project",
+        "kind",
+        "status",
+        "progress",
+        "content_hash",
+        "created_at",
+    ]
     list_filter = ["kind", "status", "project"]
     readonly_fields = [f.name for f in DatasetSnapshot._meta.fields]
+    actions = ["build_again"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = DatasetSnapshotAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["project", "name", "recipe"]
+        return super().get_fields(request, obj)
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # snapshots are immutable; a new recipe makes a new snapshot
+
+    def save_model(self, request, obj, form, change) -> None:
+        created = snapshot_create(
+            project=form.cleaned_data["project"],
+            name=form.cleaned_data["name"],
+            recipe=form.cleaned_data["recipe"],
+            created_by=request.user,
+        )
+        obj.pk = created.pk
+        obj.__dict__.update(created.__dict__)
+
+    @admin.display(description="progress")
+    def progress(self, obj: DatasetSnapshot) -> str:
+        if obj.status == "building":
+            return f"{obj.prompts_done} / {obj.prompts_total} prompts, {obj.rows_done} rows"
+        return ", ".join(f"{k} {v}" for k, v in obj.row_counts.items()) or obj.status
+
+    @admin.action(description="Build again from the same recipe (a new snapshot)")
+    def build_again(self, request, queryset) -> None:
+        made = 0
+        for snapshot in queryset:
+            try:
+                snapshot_create(
+                    project=snapshot.project,
+                    name=snapshot.name,
+                    recipe=snapshot.recipe,
+                    created_by=request.user,
+                )
+                made += 1
+            except DomainError as error:
+                self.message_user(request, f"{snapshot.name}: {error}", messages.ERROR)
+        if made:
+            self.message_user(request, f"{made} new snapshot(s) queued for building.")
 
 
 class CompletionInline(admin.TabularInline):

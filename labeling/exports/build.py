@@ -64,6 +64,22 @@ def _empty_error(unit: str, funnel: list[dict[str, Any]]) -> str | None:
     return None
 
 
+def recipe_check(
+    *, project: Project, recipe: Mapping[str, Any], user: AbstractBaseUser | None = None
+) -> tuple[Recipe, list[dict[str, Any]]]:
+    """The recipe's normal form and its funnel; raises RecipeError when it is not valid or
+    selects nothing. With `user`, they must be a researcher in every project it reads."""
+    parsed = recipe_parse(recipe, project_id=project.pk)
+    if user is not None:
+        for project_id in parsed.projects[1:]:
+            project_get_for_user(user=user, project_id=project_id, roles=[Role.RESEARCHER])
+    unit, funnel = funnel_counts(parsed)
+    message = _empty_error(unit, funnel)
+    if message:
+        raise RecipeError(message)
+    return parsed, funnel
+
+
 def snapshot_create(
     *,
     project: Project,
@@ -78,14 +94,7 @@ def snapshot_create(
     With `created_by`, the user must be a researcher in every project the recipe reads."""
     if not name or not name.strip():
         raise SnapshotError(ERROR_NAME)
-    parsed = recipe_parse(recipe, project_id=project.pk)
-    if created_by is not None:
-        for project_id in parsed.projects[1:]:
-            project_get_for_user(user=created_by, project_id=project_id, roles=[Role.RESEARCHER])
-    unit, funnel = funnel_counts(parsed)
-    message = _empty_error(unit, funnel)
-    if message:
-        raise RecipeError(message)
+    parsed, funnel = recipe_check(project=project, recipe=recipe, user=created_by)
     with transaction.atomic():
         snapshot = DatasetSnapshot.objects.create(
             project=project,

@@ -57,7 +57,17 @@ def source_kinds(recipe: Recipe) -> list[str]:
 
 def _annotation_stages(recipe: Recipe) -> list[tuple[str, Q]]:
     kinds = source_kinds(recipe)
-    stages = [(f"annotation kind in ({', '.join(kinds) or 'none'})", Q(kind__in=kinds))]
+    label, q = f"annotation kind in ({', '.join(kinds) or 'none'})", Q(kind__in=kinds)
+    if recipe.kind == "preference" and "edits" in recipe.preference_sources:
+        # Only edited drafts state a preference among demonstrations.
+        others = [k for k in kinds if k != TaskKind.DEMONSTRATION]
+        label = f"annotation kind in ({', '.join(others)}) or edited drafts"
+        if not others:
+            label = "edited drafts"
+        q = Q(kind__in=others) | (
+            Q(kind=TaskKind.DEMONSTRATION, payload__has_key="original") & ~Q(payload__original=None)
+        )
+    stages = [(label, q)]
     if recipe.task_types:
         stages.append(
             (

@@ -226,7 +226,10 @@ def test_preference_recipe_on_a_project_without_rankings_says_which_filter_empti
     )
     with pytest.raises(
         RecipeError,
-        match=r"`task_types \(math\)` left no annotations.*in the projects: 1; annotation kind in \(demonstration\): 1; task_types \(math\): 0",
+        match=(
+            r"`task_types \(math\)` left no annotations.*in the projects: 1; "
+            r"annotation kind in \(demonstration\): 1; task_types \(math\): 0"
+        ),
     ):
         snapshot_create(project=project, name="p", recipe={"kind": "sft", "task_types": ["math"]})
 
