@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from flywheel.errors import DomainError
 from labeling.exports.card import card_text
+from labeling.exports.hf import columns, write_dataset_dict
 from labeling.exports.recipe import Recipe, RecipeError, recipe_parse
 from labeling.exports.rows import RowStream, funnel_counts, totals_by_task_type
 from labeling.exports.split import StratifiedSplitter
@@ -198,7 +199,7 @@ def _build(snapshot: DatasetSnapshot) -> None:
     for split in splits:
         outer.update(f"\n{split}:{hashers[split].hexdigest()}".encode())
     content_hash = outer.hexdigest()
-    _write_hf(work, recipe, splits)
+    _write_hf(work, recipe, splits, hashers)
     row_counts = {s: split_counts[s] for s in splits}
     by_type: Counter[str] = Counter()
     for split in splits:
@@ -235,63 +236,10 @@ def _build(snapshot: DatasetSnapshot) -> None:
     )
 
 
-def _features(recipe: Recipe):
-    from datasets import Features, List, Value
-
-    message = List({"role": Value("string"), "content": Value("string")})
-    provenance = {
-        "source": Value("string"),
-        "task_id": Value("int64"),
-        "prompt_id": Value("int64"),
-        "annotator_ids": List(Value("int64")),
-        "display_orders": List(List(Value("int64"))),
-        "submitted_at": List(Value("string")),
-    }
-    if recipe.kind == "prompts":
-        return Features(
-            {
-                "prompt": message,
-                "task_type": Value("string"),
-                "id": Value("string"),
-                "prompt_id": Value("int64"),
-                "source": Value("string"),
-            }
-        )
-    if recipe.kind == "sft":
-        head = (
-            {"prompt": message, "completion": message}
-            if recipe.sft_format == "prompt_completion"
-            else {"messages": message}
-        )
-        return Features({**head, "task_type": Value("string"), **provenance})
-    return Features(
-        {
-            "prompt": message,
-            "chosen": message,
-            "rejected": message,
-            "margin": Value("float64"),
-            "tie": Value("bool"),
-            "chosen_id": Value("int64"),
-            "rejected_id": Value("int64"),
-            "task_type": Value("string"),
-            **provenance,
-        }
+def _write_hf(work: Path, recipe: Recipe, splits: list[str], hashers: dict) -> None:
+    write_dataset_dict(
+        work / "hf",
+        splits={split: work / f"{split}.jsonl" for split in splits},
+        spec=columns(kind=recipe.kind, sft_format=recipe.sft_format),
+        fingerprints={split: hashers[split].hexdigest() for split in splits},
     )
-
-
-def _write_hf(work: Path, recipe: Recipe, splits: list[str]) -> None:
-    """The `datasets` copy, converted from the JSONL in blocks (Arrow's JSON reader), so it
-    costs no more memory than a block. `datasets` is a worker dependency: imported here."""
-    from datasets import Dataset, DatasetDict
-
-    cache = work / ".cache"
-    features = _features(recipe)
-    parts = {
-        split: Dataset.from_json(
-            str(work / f"{split}.jsonl"), features=features, cache_dir=str(cache)
-        )
-        for split in splits
-    }
-    DatasetDict(parts).save_to_disk(str(work / "hf"))
-    del parts
-    shutil.rmtree(cache, ignore_errors=True)
