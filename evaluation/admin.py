@@ -43,6 +43,9 @@ class EvalRunAdmin(admin.ModelAdmin):
     readonly_fields = ["results", "config_snapshot"]
     actions = ["cancel", "resume"]
 
+    def has_add_permission(self, request):
+        return False  # runs are created by eval_run_create (API, command), which builds items
+
     def _apply(self, request, queryset, service):
         for run in queryset:
             try:
@@ -64,3 +67,6 @@ class JudgmentAdmin(admin.ModelAdmin):
     list_display = ["id", "run", "rater", "rater_group", "order", "trial", "status", "verdict"]
     list_filter = ["status", "rater_group", "cached"]
     raw_id_fields = ["item", "run"]
+
+    def has_add_permission(self, request):
+        return False  # judge calls record themselves; people go through judgment_record

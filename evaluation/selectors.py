@@ -46,6 +46,7 @@ def eval_run_list_for_user(*, user: User) -> QuerySet[EvalRun]:
     return (
         EvalRun.objects.filter(project__in=projects)
         .select_related("eval_set", "judge_config")
+        .defer("results", "config_snapshot")
         .order_by("id")
     )
 
