@@ -25,7 +25,7 @@ from .services import (
     job_heartbeat,
     job_progress,
     job_record,
-    metric_points_record,
+    metric_points_record_steps,
 )
 from .services.adapters import folder_size
 
@@ -191,6 +191,18 @@ def build_callback_class():
             self._last_progress = 0.0
             self._tokens = None
             self._started = None
+            self._pending: list[tuple[int, dict]] = []
+            self._last_flush = 0.0
+
+        def _flush(self, *, force: bool = False):
+            """Metrics go to the database at most every PROGRESS_SECONDS, in one statement:
+            the page polls every 2 s, and a write per step would cost step time."""
+            now = time.monotonic()
+            if not self._pending or (not force and now - self._last_flush < PROGRESS_SECONDS):
+                return
+            self._last_flush = now
+            pending, self._pending = self._pending, []
+            metric_points_record_steps(job_id=self.job_id, steps=pending)
 
         def _write_progress(self, state, control, *, force: bool = False):
             now = time.monotonic()
@@ -229,6 +241,17 @@ def build_callback_class():
                 self._write_progress(state, control, force=state.global_step >= state.max_steps)
             return control
 
+        def on_save(self, args, state, control, **kwargs):
+            # Metrics up to a checkpoint are stored with it: a resumed run does not log
+            # those steps again.
+            if state.is_world_process_zero:
+                self._flush(force=True)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                self._flush(force=True)
+                self._write_progress(state, control, force=True)
+
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = logs or {}
             if "loss" in logs:
@@ -255,7 +278,8 @@ def build_callback_class():
             else:
                 return
             if state.is_world_process_zero:
-                metric_points_record(job_id=self.job_id, step=state.global_step, values=values)
+                self._pending.append((state.global_step, values))
+                self._flush()
 
     return JobCallback
 

@@ -14,7 +14,7 @@ from .jobs import (
     job_record,
     job_retry,
 )
-from .metrics import metric_points_record
+from .metrics import metric_points_record, metric_points_record_steps
 
 __all__ = [
     "adapter_create",
@@ -31,4 +31,5 @@ __all__ = [
     "job_record",
     "job_retry",
     "metric_points_record",
+    "metric_points_record_steps",
 ]
