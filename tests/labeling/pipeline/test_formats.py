@@ -328,3 +328,27 @@ def test_an_unknown_format_name_is_refused_before_reading():
     with pytest.raises(PipelineError) as caught:
         PromptReader(DATA / "sample_prompts.txt", format="yaml")
     assert str(caught.value).startswith("unknown format 'yaml'; use one of openai, sharegpt")
+
+
+def test_csv_cells_carry_nested_messages_as_json(tmp_path):
+    import csv
+
+    path = tmp_path / "chats.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["messages", "model"])
+        messages = [
+            {"role": "user", "content": "Hi, what is 2+2?"},
+            {"role": "assistant", "content": "4"},
+        ]
+        writer.writerow([json.dumps(messages), "m1"])
+        writer.writerow(["[not json", "m1"])
+    reader = PromptReader(path)
+    prompts, errors = _split(list(reader))
+    assert reader.format == formats.OPENAI
+    assert prompts[0].text == "Hi, what is 2+2?"
+    assert prompts[0].completions[0].text == "4"
+    assert prompts[0].completions[0].model == "m1"
+    assert errors == [
+        RowError(line=3, reason=formats.ERROR_TYPE.format(field="messages", kind="a list"))
+    ]
