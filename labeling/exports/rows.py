@@ -212,17 +212,22 @@ class RowStream:
     # --- walking the database ---------------------------------------------------------------
 
     def prompts(self) -> Iterator[tuple[str, list[dict]]]:
+        # Keyset over the projects' prompt ids first, then the recipe's filter on that window
+        # only: a filtered keyset query would re-run its semi-join over the whole table for
+        # every chunk (quadratic at a million prompts).
+        window = Prompt.objects.filter(project_id__in=self.recipe.projects).order_by("id")
         candidates = candidate_prompts(self.recipe).order_by("id")
         last = 0
         while True:
-            chunk = list(
-                candidates.filter(pk__gt=last).values(
-                    "id", "task_type", "messages", "system", "source"
-                )[:CHUNK]
-            )
-            if not chunk:
+            ids = list(window.filter(pk__gt=last).values_list("id", flat=True)[:CHUNK])
+            if not ids:
                 return
-            last = chunk[-1]["id"]
+            last = ids[-1]
+            chunk = list(
+                candidates.filter(pk__in=ids).values(
+                    "id", "task_type", "messages", "system", "source"
+                )
+            )
             if self.recipe.kind == "prompts":
                 for prompt in chunk:
                     yield prompt["task_type"], [self._prompt_row(prompt)]
@@ -439,9 +444,10 @@ class RowStream:
                 )
             return rows
         source = "ranking" if task["kind"] == TaskKind.RANKING else "pairwise"
-        for pair in votes_aggregate(
-            votes, aggregation=recipe.aggregation, tie_policy=recipe.tie_policy
-        ):
+        for pair in votes_aggregate(votes, aggregation=recipe.aggregation, tie_policy="keep"):
+            if pair.tie and recipe.tie_policy == "drop":
+                self.counts["ties_dropped"] += 1
+                continue
             if pair.chosen in flagged or pair.rejected in flagged:
                 self.counts["pairs_with_flagged_answer_dropped"] += 1
                 continue

@@ -93,8 +93,10 @@ def test_preference_rankings_from_three_annotators_under_each_aggregation(projec
     answer(project, bob, task, {"ranking": [one, three, two]})
     answer(project, cat, task, {"ranking": [[two], [one, three]]})
     base = {"kind": "preference", "validation_fraction": 0}
-    every = lines(build(project, {**base, "aggregation": "all"}))
+    every_snapshot = build(project, {**base, "aggregation": "all"})
+    every = lines(every_snapshot)
     assert len(every) == 8  # 3 + 3 + 2 (cat's tie dropped)
+    assert every_snapshot.stats["rules"] == {"pairs": 8, "ties_dropped": 1}
     assert {tuple(r["annotator_ids"]) for r in every} == {(ann.pk,), (bob.pk,), (cat.pk,)}
     kept = lines(build(project, {**base, "aggregation": "all", "tie_policy": "keep"}))
     ties = [r for r in kept if r["tie"]]
