@@ -67,9 +67,10 @@ class DatasetSnapshotAdmin(admin.ModelAdmin):
         "kind",
         "status",
         "progress",
-        "content_hash",
+        "short_hash",
         "created_at",
     ]
+    search_fields = ["name", "content_hash"]
     list_filter = ["kind", "status", "project"]
     readonly_fields = [f.name for f in DatasetSnapshot._meta.fields]
     actions = ["build_again"]
@@ -99,6 +100,10 @@ class DatasetSnapshotAdmin(admin.ModelAdmin):
         )
         obj.pk = created.pk
         obj.__dict__.update(created.__dict__)
+
+    @admin.display(description="hash", ordering="content_hash")
+    def short_hash(self, obj: DatasetSnapshot) -> str:
+        return obj.content_hash[:12]
 
     @admin.display(description="progress")
     def progress(self, obj: DatasetSnapshot) -> str:
