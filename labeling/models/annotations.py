@@ -10,6 +10,8 @@ Payload shapes, by task kind (completion ids are the task's Completion primary k
                   "winner": id | None, "loser": id | None}  a = the task's answer at position 0
 - rubric:        {"scores": {"<id>": {"<criterion>": int}}}
 
+Any kind may also carry "rationale": str (why the labeler answered so), kept when not empty.
+
 Alongside the payload: `display_order` (ids as this labeler saw them), `time_spent_ms`,
 `flags` ({"<id>": ["harmful", ...]}), `ratings` ({"<id>": int}), `none_acceptable`.
 """

@@ -104,6 +104,9 @@ def answer_clean(
         payload = _pairwise(data, ids)
     else:
         payload = {"scores": _rubric(data.get("scores"), ids, project)}
+    rationale = data.get("rationale")
+    if isinstance(rationale, str) and rationale.strip():
+        payload["rationale"] = rationale.strip()
     time_spent = data.get("time_spent_ms", 0)
     if not isinstance(time_spent, int) or isinstance(time_spent, bool) or time_spent < 0:
         raise PayloadError(ERROR_TIME)

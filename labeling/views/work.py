@@ -1,0 +1,300 @@
+"""The labeler's pages: queue, claim, the task page of each kind, submit and skip.
+
+"Submit and next" is one request: the answer is saved, the next task claimed, and the
+response is the next task's work area, so the labeler never waits for a second round trip.
+"""
+
+from __future__ import annotations
+
+import difflib
+import string
+from datetime import datetime, time
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import push_url, reswap, retarget, trigger_client_event
+
+from flywheel.errors import DomainError
+from labeling.forms import AnswerForm, PreviewForm, SkipForm
+from labeling.models import (
+    Annotation,
+    AnnotationStatus,
+    Assignment,
+    AssignmentStatus,
+    Flag,
+    Membership,
+    Project,
+    Review,
+    Role,
+    Task,
+    TaskKind,
+)
+from labeling.selectors import project_get_for_user, task_get_for_user
+from labeling.services import (
+    annotation_skip,
+    annotation_submit,
+    assignment_claim,
+    assignment_heartbeat,
+)
+from labeling.services.leases import assignment_release
+from labeling.services.payloads import criteria_for
+
+WORKERS = [Role.LABELER]  # reviewers and researchers may label too (roles imply)
+LETTERS = string.ascii_uppercase
+MESSAGE_NO_WORK = "No work left for you in {project} right now. Thank you!"
+MESSAGE_SAVED = "Saved. Here is the next task."
+MESSAGE_SKIPPED = "Skipped. Here is the next task."
+MESSAGE_NOT_YOURS = "You do not hold a claim on this task."
+
+
+def _midnight() -> datetime:
+    now = timezone.localtime()
+    return timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
+
+
+@require_GET
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    """The labeler's projects: their progress, the guidelines and a Start button."""
+    memberships = list(
+        Membership.objects.filter(user=request.user)
+        .select_related("project")
+        .order_by("project__name")
+    )
+    # One aggregate over the labeler's own annotations (index annotation_by_annotator).
+    stats = {
+        row["project_id"]: row
+        for row in Annotation.objects.filter(annotator=request.user)
+        .exclude(status=AnnotationStatus.SKIPPED)
+        .values("project_id")
+        .annotate(
+            total=Count("pk"),
+            today=Count("pk", filter=Q(submitted_at__gte=_midnight())),
+            gold_n=Count("gold_correct"),
+            gold_ok=Count("pk", filter=Q(gold_correct=True)),
+            rejected=Count("pk", filter=Q(status=AnnotationStatus.REJECTED)),
+        )
+    }
+    leases = dict(
+        Assignment.objects.filter(user=request.user, status=AssignmentStatus.ACTIVE).values_list(
+            "project_id", "task_id"
+        )
+    )
+    rows = []
+    for membership in memberships:
+        row = stats.get(membership.project_id, {})
+        gold_n = row.get("gold_n", 0)
+        rows.append(
+            {
+                "project": membership.project,
+                "role": membership.get_role_display(),
+                "may_review": membership.role in (Role.REVIEWER, Role.RESEARCHER),
+                "today": row.get("today", 0),
+                "total": row.get("total", 0),
+                "rejected": row.get("rejected", 0),
+                "gold_n": gold_n,
+                "gold_pct": round(100 * row.get("gold_ok", 0) / gold_n) if gold_n else None,
+                "lease_task": leases.get(membership.project_id),
+            }
+        )
+    return render(request, "labeling/queue.html", {"rows": rows})
+
+
+def _work_context(assignment: Assignment | None, *, project: Project, task: Task | None = None):
+    """What the labeler may see of a claimed task: answers in their own shuffled order, no
+    gold flag, no model names."""
+    if assignment is None:
+        return {"project": project, "assignment": None, "task": task}
+    task = assignment.task
+    texts = dict(task.completions.values_list("pk", "text"))
+    order = assignment.display_order or list(texts)
+    answers = [
+        {"id": pk, "letter": LETTERS[i % 26], "text": texts[pk]}
+        for i, pk in enumerate(order)
+        if pk in texts
+    ]
+    comment = None
+    if Annotation.objects.filter(
+        task=task, annotator_id=assignment.user_id, status=AnnotationStatus.REJECTED
+    ).exists():
+        comment = (
+            Review.objects.filter(
+                annotation__task=task, annotation__annotator_id=assignment.user_id
+            )
+            .order_by("-pk")
+            .values_list("comment", flat=True)
+            .first()
+        )
+    descriptions = {
+        c["name"]: c.get("description", "") for c in project.rubric or [] if isinstance(c, dict)
+    }
+    messages = list(task.prompt.messages or [])
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    return {
+        "project": project,
+        "task": task,
+        "assignment": assignment,
+        "active": assignment.status == AssignmentStatus.ACTIVE,
+        "system": task.prompt.system,
+        "turns": [dict(m, last_user=(i == last_user)) for i, m in enumerate(messages)],
+        "answers": answers,
+        "draft": answers[0] if task.kind == TaskKind.DEMONSTRATION and answers else None,
+        "criteria": [
+            {"name": name, "description": descriptions.get(name, "")}
+            for name in criteria_for(project)
+        ],
+        "scale": list(range(project.rubric_scale_min, project.rubric_scale_max + 1)),
+        "ratings": list(range(1, project.answer_rating_max + 1)),
+        "flags": Flag.choices,
+        "slots": list(range(1, len(answers) + 1)),
+        "review_comment": comment,
+        "heartbeat_ms": max(10_000, project.claim_timeout_minutes * 60_000 // 3),
+    }
+
+
+def _lease_for(task: Task, user) -> Assignment | None:
+    return (
+        Assignment.objects.filter(task=task, user=user)
+        .select_related("task__prompt")
+        .order_by("-pk")
+        .first()
+    )
+
+
+def _render_work(request: HttpRequest, context: dict, *, status: int = 200) -> HttpResponse:
+    template = "labeling/task.html#work" if request.htmx else "labeling/task.html"
+    return render(request, template, context, status=status)
+
+
+def _next(request: HttpRequest, project: Project, *, message: str | None) -> HttpResponse:
+    """Claim the user's next task in the project and answer with its work area."""
+    assignment = assignment_claim(project=project, user=request.user)
+    if assignment is None:
+        if not request.htmx:
+            return redirect("labeling:queue")
+        response = _render_work(request, _work_context(None, project=project))
+        response = push_url(response, reverse("labeling:queue"))
+        return trigger_client_event(
+            response, "showToast", {"message": MESSAGE_NO_WORK.format(project=project.name)}
+        )
+    url = reverse("labeling:task", args=[assignment.task_id])
+    if not request.htmx:
+        return redirect(url)
+    assignment = Assignment.objects.select_related("task__prompt").get(pk=assignment.pk)
+    response = push_url(_render_work(request, _work_context(assignment, project=project)), url)
+    if message:
+        response = trigger_client_event(response, "showToast", {"message": message})
+    return response
+
+
+@require_POST
+@login_required
+def project_start(request: HttpRequest, pk: int) -> HttpResponse:
+    project = project_get_for_user(user=request.user, project_id=pk, roles=WORKERS)
+    return _next(request, project, message=None)
+
+
+@require_GET
+@login_required
+def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    task = task_get_for_user(user=request.user, task_id=pk, roles=WORKERS)
+    assignment = _lease_for(task, request.user)
+    context = _work_context(assignment, project=task.project, task=task)
+    if assignment is None:
+        context["error"] = MESSAGE_NOT_YOURS
+    return _render_work(request, context)
+
+
+def _error(request: HttpRequest, context: dict, target: str, message: str) -> HttpResponse:
+    """A refused submit or skip: htmx gets the message placed next to the field (the page,
+    with what the labeler wrote, stays); a plain POST gets the page again with the error."""
+    if request.htmx:
+        response = render(request, "labeling/_error.html", {"error": message})
+        return reswap(retarget(response, target), "innerHTML")
+    context[target.lstrip("#").replace("-", "_")] = message
+    return _render_work(request, context, status=400)
+
+
+@require_POST
+@login_required
+def task_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    task = task_get_for_user(user=request.user, task_id=pk, roles=WORKERS)
+    form = AnswerForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise DomainError(" ".join(form.non_field_errors()) or "Check the answer.")
+        annotation_submit(task=task, user=request.user, data=form.cleaned_data["data"])
+    except DomainError as error:
+        context = _work_context(_lease_for(task, request.user), project=task.project)
+        return _error(request, context, "#answer-error", str(error))
+    response = _next(request, task.project, message=MESSAGE_SAVED)
+    return trigger_client_event(response, "annotationSaved", {"task": task.pk})
+
+
+@require_POST
+@login_required
+def task_skip(request: HttpRequest, pk: int) -> HttpResponse:
+    task = task_get_for_user(user=request.user, task_id=pk, roles=WORKERS)
+    form = SkipForm(request.POST)
+    form.is_valid()
+    try:
+        annotation_skip(
+            task=task,
+            user=request.user,
+            reason=form.cleaned_data.get("reason") or "",
+            time_spent_ms=form.cleaned_data.get("time_spent_ms") or 0,
+        )
+    except DomainError as error:
+        context = _work_context(_lease_for(task, request.user), project=task.project)
+        return _error(request, context, "#skip-error", str(error))
+    response = _next(request, task.project, message=MESSAGE_SKIPPED)
+    return trigger_client_event(response, "annotationSaved", {"task": task.pk})
+
+
+@require_POST
+@login_required
+def task_heartbeat(request: HttpRequest, pk: int) -> HttpResponse:
+    """Renew the lease; 409 with the service's message when it has expired."""
+    task = task_get_for_user(user=request.user, task_id=pk, roles=WORKERS)
+    try:
+        assignment = assignment_heartbeat(task=task, user=request.user)
+    except DomainError as error:
+        return HttpResponse(str(error), status=409, content_type="text/plain; charset=utf-8")
+    return HttpResponse(assignment.expires_at.isoformat(), content_type="text/plain")
+
+
+@require_POST
+@login_required
+def task_leave(request: HttpRequest, pk: int) -> HttpResponse:
+    """Give the lease back and go to the queue (the task may come back to this labeler)."""
+    task = task_get_for_user(user=request.user, task_id=pk, roles=WORKERS)
+    assignment_release(task=task, user=request.user)
+    return redirect("labeling:queue")
+
+
+@require_POST
+@login_required
+def markdown_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The draft rendered through the one markdown helper, and its diff against the model
+    draft it edits, if any."""
+    task = task_get_for_user(user=request.user, task_id=pk, roles=WORKERS)
+    form = PreviewForm(request.POST)
+    form.is_valid()
+    text = form.cleaned_data.get("text") or ""
+    diff = []
+    draft_id = form.cleaned_data.get("draft_completion")
+    if draft_id is not None:
+        original = task.completions.filter(pk=draft_id).values_list("text", flat=True).first()
+        if original is not None and original != text:
+            diff = [
+                {"line": line, "kind": {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "")}
+                for line in difflib.unified_diff(
+                    original.splitlines(), text.splitlines(), "draft", "yours", lineterm=""
+                )
+            ]
+    return render(request, "labeling/_preview.html", {"text": text, "diff": diff})

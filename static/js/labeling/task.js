@@ -1,0 +1,239 @@
+// The task page: timer, autosave to this device, heartbeat, keys, submit with retry.
+// Kind-specific parts live in kinds.js (window.FlywheelKinds).
+(function () {
+  "use strict";
+  var RETRIES = 5, RETRY_MS = 3000;
+
+  function csrf() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["x-csrftoken"]; } catch (e) { return ""; }
+  }
+  function typing(el) {
+    return el && (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && !/^(radio|checkbox|button|submit)$/.test(el.type)) || el.isContentEditable);
+  }
+  function showError(root, id, message) {
+    var box = root.querySelector(id);
+    if (!box) return;
+    box.textContent = "";
+    var p = document.createElement("p");
+    p.className = "field-error"; p.setAttribute("role", "alert"); p.textContent = message;
+    box.appendChild(p);
+  }
+  function fmt(ms) {
+    var s = Math.floor(ms / 1000), m = Math.floor(s / 60);
+    return m + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  function addShowAll(scope) {
+    scope.querySelectorAll(".clamp").forEach(function (el) {
+      if (el.dataset.clampReady) return;
+      el.dataset.clampReady = "1";
+      if (el.scrollHeight <= el.clientHeight + 4) { el.classList.add("clamp-fits"); return; }
+      var b = document.createElement("button");
+      b.type = "button"; b.className = "btn link show-all"; b.textContent = "Show all";
+      b.setAttribute("aria-expanded", "false");
+      b.addEventListener("click", function () {
+        var open = el.classList.toggle("open");
+        b.textContent = open ? "Show less" : "Show all";
+        b.setAttribute("aria-expanded", open ? "true" : "false");
+      });
+      el.after(b);
+    });
+  }
+
+  function init(root) {
+    if (root.dataset.ready) return;
+    root.dataset.ready = "1";
+    addShowAll(root);
+    var kinds = window.FlywheelKinds || {};
+    var kind = kinds[root.dataset.kind];
+    var taskId = root.dataset.task;
+    if (!kind || !taskId) return;
+    var key = "flywheel:draft:" + taskId + ":" + root.dataset.assignment;
+    var form = root.querySelector("#answer-form");
+    var saved = root.querySelector("[data-autosave]");
+    if (kind.init) kind.init(root);
+
+    // Time on task: counted while the page is visible, kept across reloads of the same lease.
+    var stored = {};
+    try { stored = JSON.parse(localStorage.getItem(key) || "{}"); } catch (e) { stored = {}; }
+    var spent = stored.spent || 0, last = Date.now();
+    var timer = root.querySelector("[data-timer]");
+    function tick() {
+      var now = Date.now();
+      if (document.visibilityState === "visible") spent += now - last;
+      last = now;
+      if (timer) timer.textContent = fmt(spent);
+    }
+
+    // Autosave: what the labeler did, on this device, keyed by task and lease.
+    function save() {
+      tick();
+      var state = { spent: spent, kind: kind.snapshot(root) };
+      var r = root.querySelector("[data-rationale]");
+      if (r) state.rationale = r.value;
+      try {
+        localStorage.setItem(key, JSON.stringify(state));
+        if (saved) saved.textContent = "Draft saved " + new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      } catch (e) {
+        if (saved) saved.textContent = "Draft not saved: this browser refuses local storage";
+      }
+    }
+    if (stored.kind) {
+      kind.restore(root, stored.kind);
+      var r0 = root.querySelector("[data-rationale]");
+      if (r0 && stored.rationale) r0.value = stored.rationale;
+      if (saved) saved.textContent = "Draft restored";
+    }
+    var pending = null;
+    function later() { clearTimeout(pending); pending = setTimeout(save, 300); }
+    root.addEventListener("input", later);
+    root.addEventListener("change", later);
+    root.addEventListener("flywheel:changed", later);
+
+    // Word count of a demonstration.
+    var text = root.querySelector("[data-demo-text]"), count = root.querySelector("[data-word-count]");
+    function words() {
+      if (!text || !count) return;
+      var n = (text.value.match(/\S+/g) || []).length;
+      count.textContent = n + (n === 1 ? " word" : " words");
+    }
+    if (text) { text.addEventListener("input", words); words(); }
+
+    // Write / Preview tabs (the preview is rendered by the server: hx-post on the tab).
+    root.querySelectorAll("[data-tab]").forEach(function (tab) {
+      tab.addEventListener("click", function () {
+        var preview = tab.dataset.tab === "preview";
+        root.querySelectorAll("[data-tab]").forEach(function (t) { t.setAttribute("aria-selected", t === tab ? "true" : "false"); });
+        root.querySelector("#panel-write").hidden = preview;
+        root.querySelector("#panel-preview").hidden = !preview;
+        if (!preview && text) text.focus();
+      });
+    });
+
+    // Toggle chips and buttons.
+    root.addEventListener("click", function (event) {
+      var b = event.target.closest("[data-flag],[data-rating],[data-choice],[data-strength],[data-collapse]");
+      if (!b || !root.contains(b)) return;
+      if (b.hasAttribute("data-collapse")) { collapse(b.closest(".answer-card")); return; }
+      var on = b.getAttribute("aria-pressed") !== "true";
+      if (!b.hasAttribute("data-flag")) {
+        var attr = b.hasAttribute("data-rating") ? "[data-rating]" : b.hasAttribute("data-choice") ? "[data-choice]" : "[data-strength]";
+        (b.closest(".answer-card, fieldset, [role=group]") || root).querySelectorAll(attr).forEach(function (o) { kinds.pressed(o, false); });
+      }
+      kinds.pressed(b, on);
+      later();
+    });
+    function collapse(card) {
+      if (!card) return;
+      var closed = card.classList.toggle("collapsed");
+      var b = card.querySelector("[data-collapse]");
+      if (b) { b.textContent = closed ? "Expand" : "Collapse"; b.setAttribute("aria-expanded", closed ? "false" : "true"); }
+    }
+
+    // Submit: collect the answer; refuse here what is plainly incomplete; retry on network errors.
+    var tries = 0;
+    form.addEventListener("htmx:configRequest", function (event) {
+      if (event.detail.elt !== form) return;
+      tick();
+      try {
+        event.detail.parameters.answer = JSON.stringify(kind.collect(root));
+      } catch (error) {
+        event.preventDefault();
+        showError(root, "#answer-error", error.message);
+        return;
+      }
+      event.detail.parameters.time_spent_ms = String(Math.round(spent));
+      root.querySelector("#answer-error").textContent = "";
+    });
+    form.addEventListener("htmx:sendError", function () {
+      tries += 1;
+      if (tries > RETRIES) {
+        showError(root, "#answer-error", "The server cannot be reached. Your answer is still here and saved on this device; submit again when the connection is back.");
+        tries = 0;
+        return;
+      }
+      showError(root, "#answer-error", "Network error: retrying (" + tries + " of " + RETRIES + ")… your answer is still here.");
+      setTimeout(function () { if (document.body.contains(form)) form.requestSubmit(); }, RETRY_MS);
+    });
+    var skipForm = root.querySelector("[data-skip-form]");
+    if (skipForm) skipForm.addEventListener("htmx:configRequest", function (event) {
+      tick();
+      event.detail.parameters.time_spent_ms = String(Math.round(spent));
+    });
+
+    // Heartbeat: renew the lease while the page is open; say so plainly when it has expired.
+    var banner = root.querySelector("[data-lease-banner]");
+    var beat = setInterval(function () {
+      if (!document.body.contains(root)) { clearInterval(beat); clearInterval(clock); return; }
+      fetch(root.dataset.heartbeatUrl, { method: "POST", headers: { "X-CSRFToken": csrf() }, credentials: "same-origin" })
+        .then(function (response) {
+          if (response.status === 409) return response.text().then(function (message) {
+            banner.querySelector("[data-lease-message]").textContent = message;
+            banner.hidden = false;
+            clearInterval(beat);
+          });
+        })
+        .catch(function () { /* offline: the next beat tries again */ });
+    }, parseInt(root.dataset.heartbeatMs, 10) || 60000);
+    var clock = setInterval(function () { tick(); }, 1000);
+    setInterval(function () { if (document.body.contains(root)) save(); }, 15000);
+  }
+
+  function openDialog(id) {
+    var d = document.getElementById(id);
+    if (d && !d.open) { d.showModal(); var f = d.querySelector("textarea, button"); if (f) f.focus(); }
+  }
+
+  document.addEventListener("click", function (event) {
+    var t = event.target.closest("[data-open-skip],[data-open-help],[data-close-dialog],[data-toggle-guidelines]");
+    if (!t) return;
+    if (t.hasAttribute("data-open-skip")) openDialog("skip-dialog");
+    else if (t.hasAttribute("data-open-help")) openDialog("help-dialog");
+    else if (t.hasAttribute("data-close-dialog")) t.closest("dialog").close();
+    else toggleGuidelines();
+  });
+  function toggleGuidelines() {
+    var work = document.getElementById("work");
+    if (!work) return;
+    var narrow = window.matchMedia("(max-width: 960px)").matches;
+    var hidden = narrow ? !work.classList.toggle("guidelines-shown") : work.classList.toggle("guidelines-hidden");
+    var b = work.querySelector("[data-toggle-guidelines]");
+    if (b) b.setAttribute("aria-expanded", hidden ? "false" : "true");
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var root = document.getElementById("work");
+    if (!root || !root.dataset.task) return;
+    if (document.querySelector("dialog[open]")) return;
+    if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
+      event.preventDefault();
+      root.querySelector("#answer-form").requestSubmit();
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    var kind = (window.FlywheelKinds || {})[root.dataset.kind];
+    var card = document.activeElement && document.activeElement.closest && document.activeElement.closest(".answer-card");
+    var handled = true;
+    if (event.key === "?") openDialog("help-dialog");
+    else if (event.key === "s" || event.key === "S") openDialog("skip-dialog");
+    else if (event.key === "g" || event.key === "G") toggleGuidelines();
+    else if ((event.key === "c" || event.key === "C") && card) card.querySelector("[data-collapse]").click();
+    else if (kind && kind.key && kind.key(root, event, card)) root.dispatchEvent(new Event("flywheel:changed"));
+    else handled = false;
+    if (handled) event.preventDefault();
+  });
+
+  // A submitted or skipped task's draft is no longer needed.
+  document.body.addEventListener("annotationSaved", function (event) {
+    var prefix = "flywheel:draft:" + event.detail.task + ":";
+    Object.keys(localStorage).forEach(function (k) { if (k.indexOf(prefix) === 0) localStorage.removeItem(k); });
+  });
+
+  function boot(scope) {
+    var work = (scope.id === "work" ? scope : scope.querySelector && scope.querySelector("#work"));
+    if (work) init(work);
+    else if (scope.querySelectorAll) addShowAll(scope);
+  }
+  if (window.htmx) window.htmx.onLoad(boot);
+  document.addEventListener("DOMContentLoaded", function () { boot(document.body); });
+})();
