@@ -176,6 +176,12 @@ class JsonlImportSerializer(serializers.Serializer):
     model = serializers.CharField(required=False, default="", help_text="For answers without one.")
 
 
+class GenerateSerializer(serializers.Serializer):
+    adapter = serializers.IntegerField(help_text="A trained adapter of the same project.")
+    model_name = serializers.CharField(required=False, default="", allow_blank=True)
+    max_new_tokens = serializers.IntegerField(required=False, default=256, min_value=1)
+
+
 class JudgeTemplateCreateSerializer(serializers.Serializer):
     project = serializers.IntegerField()
     name = serializers.CharField(max_length=100)
@@ -296,6 +302,22 @@ class EvalSetViewSet(viewsets.ReadOnlyModelViewSet):
     def answers(self, request: Request, pk: str) -> Response:
         """Import candidate answers: question_id, model, turns (or answer)."""
         return self._import(request, pk, services.candidates_import)
+
+    @extend_schema(request=GenerateSerializer, responses={202: dict})
+    @action(detail=True, methods=["post"])
+    def generate(self, request: Request, pk: str) -> Response:
+        """Queue answers from a trained adapter on a GPU worker (queue "gpu")."""
+        eval_set = self.get_object()
+        _project(request, eval_set.project_id)
+        data = GenerateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.candidates_generate_enqueue(
+            eval_set=eval_set,
+            adapter_id=data.validated_data["adapter"],
+            model_name=data.validated_data["model_name"],
+            max_new_tokens=data.validated_data["max_new_tokens"],
+        )
+        return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
 
 
 class JudgeTemplateViewSet(viewsets.ReadOnlyModelViewSet):

@@ -11,3 +11,21 @@ def eval_run_task(run_id: int) -> dict:
 
     run = eval_run_execute(run_id=run_id)
     return {"run_id": run.pk, "status": run.status, "calls_made": run.calls_made}
+
+
+@task(queue_name="gpu")
+def candidates_generate_adapter_task(
+    eval_set_id: int, adapter_id: int, model_name: str = "", max_new_tokens: int = 256
+) -> dict:
+    """Generation needs the model in memory: it runs on a GPU worker."""
+    from evaluation.models import EvalSet
+    from evaluation.services import candidates_generate_with_adapter
+
+    eval_set = EvalSet.objects.get(pk=eval_set_id)
+    written = candidates_generate_with_adapter(
+        eval_set=eval_set,
+        adapter_id=adapter_id,
+        model_name=model_name,
+        max_new_tokens=max_new_tokens,
+    )
+    return {"eval_set_id": eval_set_id, "adapter_id": adapter_id, "answers": written}

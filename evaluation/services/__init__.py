@@ -15,6 +15,8 @@ from evaluation.services.runs import (
 )
 from evaluation.services.sets import (
     candidates_generate,
+    candidates_generate_enqueue,
+    candidates_generate_with_adapter,
     candidates_import,
     eval_set_create,
     eval_set_from_snapshot,
@@ -24,6 +26,8 @@ from evaluation.services.sets import (
 
 __all__ = [
     "candidates_generate",
+    "candidates_generate_enqueue",
+    "candidates_generate_with_adapter",
     "candidates_import",
     "eval_run_cancel",
     "eval_run_create",

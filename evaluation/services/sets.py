@@ -214,3 +214,76 @@ def candidates_generate(
                 defaults={"turns": replies, "source": f"generated:{model}"},
             )
     return len(questions)
+
+
+ERROR_ADAPTER_PROJECT = "No such adapter in the eval set's project."
+
+
+def candidates_generate_with_adapter(
+    *, eval_set: EvalSet, adapter_id: int, model_name: str = "", max_new_tokens: int = 256
+) -> int:
+    """Answers from a trained adapter, turn by turn, greedy, on this worker (queue "gpu").
+    Questions it has answered already are skipped, so this resumes. Returns answers written."""
+    import torch
+
+    from training.generation import adapter_load
+    from training.models import Adapter
+
+    adapter = Adapter.objects.select_related("job").get(pk=adapter_id)
+    if adapter.job.project_id != eval_set.project_id:
+        raise EvaluationError(ERROR_ADAPTER_PROJECT)
+    model_name = model_name or f"adapter-{adapter.pk}"
+    done = set(
+        CandidateAnswer.objects.filter(question__eval_set=eval_set, model=model_name).values_list(
+            "question_id", flat=True
+        )
+    )
+    questions = [q for q in eval_set.questions.order_by("id") if q.pk not in done]
+    if not questions:
+        return 0
+    model, tokenizer = adapter_load(
+        path=adapter.path, base_model=adapter.base_model, method=adapter.method
+    )
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device).eval()
+    for question in questions:
+        messages: list[dict] = []
+        replies = []
+        for turn in question.turns:
+            messages.append({"role": "user", "content": turn})
+            inputs = tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            ).to(device)
+            with torch.no_grad():
+                out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+            reply = tokenizer.decode(
+                out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True
+            ).strip()
+            messages.append({"role": "assistant", "content": reply})
+            replies.append(reply)
+        CandidateAnswer.objects.update_or_create(
+            question=question,
+            model=model_name,
+            defaults={"turns": replies, "source": f"adapter:{adapter.pk}"},
+        )
+    return len(questions)
+
+
+def candidates_generate_enqueue(
+    *, eval_set: EvalSet, adapter_id: int, model_name: str = "", max_new_tokens: int = 256
+) -> None:
+    """Queue answer generation with an adapter on a GPU worker, after the transaction."""
+    from evaluation.tasks import candidates_generate_adapter_task
+    from training.models import Adapter
+
+    adapter = Adapter.objects.select_related("job").filter(pk=adapter_id).first()
+    if adapter is None or adapter.job.project_id != eval_set.project_id:
+        raise EvaluationError(ERROR_ADAPTER_PROJECT)
+    transaction.on_commit(
+        lambda: candidates_generate_adapter_task.enqueue(
+            eval_set_id=eval_set.pk,
+            adapter_id=adapter_id,
+            model_name=model_name,
+            max_new_tokens=max_new_tokens,
+        )
+    )
