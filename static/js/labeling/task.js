@@ -89,6 +89,8 @@
     root.addEventListener("input", later);
     root.addEventListener("change", later);
     root.addEventListener("flywheel:changed", later);
+    // A reload or a closed tab inside the debounce window must not lose the last keystrokes.
+    window.addEventListener("pagehide", function () { if (document.body.contains(root)) save(); });
 
     // Word count of a demonstration.
     var text = root.querySelector("[data-demo-text]"), count = root.querySelector("[data-word-count]");
