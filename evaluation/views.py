@@ -8,20 +8,22 @@ import json
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
-from evaluation.models import EvalRun
+from evaluation.forms import EvalRunForm
+from evaluation.models import CandidateAnswer, EvalRun
 from evaluation.selectors import (
     EXPORT_FIELDS,
     READ_ROLES,
+    WRITE_ROLES,
     eval_run_get_for_user,
     eval_run_list,
     eval_run_progress,
     judgment_export_rows,
 )
-from evaluation.services import eval_run_cancel, eval_run_resume
+from evaluation.services import eval_run_cancel, eval_run_create, eval_run_resume
 from flywheel.errors import DomainError
 from labeling.selectors import project_get_for_user
 
@@ -40,6 +42,32 @@ def project_runs(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     project = project_get_for_user(user=request.user, project_id=project_id, roles=READ_ROLES)
     runs = list(eval_run_list(project=project)[:200])
     return render(request, "evaluation/project_runs.html", {"project": project, "runs": runs})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def run_new(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
+    """Start a run: the form parses, eval_run_create decides, the worker judges."""
+    project = project_get_for_user(user=request.user, project_id=project_id, roles=WRITE_ROLES)
+    form = EvalRunForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = eval_run_create(project=project, created_by=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("evaluation:run", pk=run.pk)
+    models = (
+        CandidateAnswer.objects.filter(question__eval_set__project=project)
+        .order_by("model")
+        .values_list("model", flat=True)
+        .distinct()
+    )
+    return render(
+        request,
+        "evaluation/run_new.html",
+        {"project": project, "form": form, "known_models": list(models)},
+    )
 
 
 def _run_context(run: EvalRun) -> dict:

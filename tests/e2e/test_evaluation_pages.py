@@ -162,3 +162,26 @@ def eval_set_for_e2e(project, owner):
         family="single",
     )
     return eval_set, config
+
+
+def test_start_a_run_with_the_form(page, screenshot_dir, project, owner, eval_set_for_e2e):
+    eval_set, config = eval_set_for_e2e
+    login(page, "owner")
+    page.wait_for_url("**/dashboard/")
+    page.goto(f"/evaluation/projects/{project.pk}/")
+    page.get_by_role("link", name="Start a run").click()
+    page.fill("#id_name", "grades from the form")
+    page.select_option("#id_eval_set", str(eval_set.pk))
+    page.select_option("#id_judge_config", str(config.pk))
+    page.select_option("#id_mode", "baseline")
+    page.fill("#id_models", "gpt-3.5-turbo")
+    page.get_by_role("button", name="Start run").click()
+    # A baseline run without a baseline: the service says why, the form keeps the input.
+    assert "needs a baseline model" in page.locator("[role=alert]").inner_text()
+    assert page.input_value("#id_name") == "grades from the form"
+    shoot(page, screenshot_dir, "eval-run-new-error")
+    page.select_option("#id_mode", "single")
+    page.get_by_role("button", name="Start run").click()
+    page.wait_for_url("**/evaluation/runs/*/")
+    assert page.locator("h1").inner_text() == "grades from the form"
+    assert EvalRun.objects.get(name="grades from the form").status == RunStatus.QUEUED

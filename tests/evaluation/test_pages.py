@@ -179,3 +179,70 @@ def test_empty_project_list_says_what_to_do(client, owner, project):
     login(client, owner)
     html = client.get(reverse("evaluation:project_runs", args=[project.pk])).content.decode()
     assert "No evaluation runs in this project yet." in html
+
+
+def test_start_a_run_from_the_page(
+    client, owner, project, eval_set, make_config, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    config = make_config()
+    login(client, owner)
+    url = reverse("evaluation:run_new", args=[project.pk])
+    form = client.get(url).content.decode()
+    assert "alpha, beta" in form  # the models that have answers
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            url,
+            {
+                "name": "from the page",
+                "eval_set": eval_set.pk,
+                "judge_config": config.pk,
+                "mode": "baseline",
+                "models": "alpha",
+                "baseline": "beta",
+                "turns": "1, 2",
+            },
+        )
+    run = EvalRun.objects.get(name="from the page")
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "evaluation:run", args=[run.pk]
+    )
+    assert run.turns == [1, 2] and run.items_total == 12 and run.created_by == owner
+    assert DBTaskResult.objects.filter(args_kwargs__kwargs__run_id=run.pk).count() == 1
+
+
+def test_start_form_shows_the_services_error_and_keeps_what_was_typed(
+    client, owner, project, eval_set, make_config
+):
+    from evaluation.services.runs import ERROR_BASELINE
+
+    config = make_config()
+    login(client, owner)
+    response = client.post(
+        reverse("evaluation:run_new", args=[project.pk]),
+        {
+            "name": "typo run",
+            "eval_set": eval_set.pk,
+            "judge_config": config.pk,
+            "mode": "baseline",
+            "models": "alpha",
+            "baseline": "alpha",
+            "turns": "1",
+        },
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert ERROR_BASELINE in html
+    assert 'value="typo run"' in html
+    assert not EvalRun.objects.exists()
+
+
+def test_start_form_refuses_strangers_anonymous_and_reviewers(client, stranger, reviewer, project):
+    url = reverse("evaluation:run_new", args=[project.pk])
+    assert client.get(url).status_code == 302
+    login(client, stranger)
+    assert client.post(url, {"name": "x"}).status_code == 404
+    login(client, reviewer)
+    assert client.get(url).status_code == 403
+    assert not EvalRun.objects.exists()

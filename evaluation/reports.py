@@ -1,0 +1,307 @@
+"""Agreement reports from stored rows: an eval run's judgments (judge, human, …) or an imported
+judgment set, turned into ``evaluation.agreement`` records and computed there.
+
+The bootstrap takes seconds on thousands of votes, so a computed report is stored and served
+again while the judgments behind it are unchanged (``fingerprint`` hashes the records).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from evaluation.agreement import Score, Vote, agreement_report, score_agreement_report
+from evaluation.errors import EvaluationError
+from evaluation.models import (
+    AgreementReport,
+    EvalRun,
+    ImportedJudgment,
+    Judgment,
+    JudgmentSet,
+    JudgmentStatus,
+    RaterGroup,
+)
+
+ERROR_GROUP = "No judgments of group {group!r} here; the groups are: {groups}."
+ERROR_NOTHING = "There are no judgments to compare yet."
+ERROR_NO_SOURCE = "Name either a judgment set or an eval run."
+DEFAULT_RESAMPLES = 1000
+INCONSISTENT = "tie (inconsistent)"
+
+
+@dataclass
+class Records:
+    votes: list[Vote]
+    scores: list[Score]
+    # The agreement code groups raters by dropping a trailing _<number>; run raters are
+    # renamed "<group>_<n>" for it and this maps the names back for people to read.
+    names: dict[str, str]
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for v in self.votes:
+            digest.update(
+                f"{v.question_id}|{v.model_a}|{v.model_b}|{v.turn}|{v.rater}|{v.winner}|{v.category}\n".encode()
+            )
+        for s in self.scores:
+            digest.update(
+                f"{s.question_id}|{s.model}|{s.turn}|{s.rater}|{s.score}|{s.trial}|{s.category}\n".encode()
+            )
+        return digest.hexdigest()[:40]
+
+    @property
+    def groups(self) -> list[str]:
+        return sorted({v.group for v in self.votes} | {s.group for s in self.scores})
+
+
+def set_records(*, judgment_set: JudgmentSet) -> Records:
+    votes, scores = [], []
+    rows = ImportedJudgment.objects.filter(judgment_set=judgment_set).values_list(
+        "question_id", "category", "model_a", "model_b", "turn", "rater", "winner", "score", "trial"
+    )
+    for question_id, category, model_a, model_b, turn, rater, winner, score, trial in rows.iterator(
+        chunk_size=5000
+    ):
+        if score is None:
+            votes.append(Vote(question_id, model_a, model_b, winner, rater, turn, category or None))
+        else:
+            scores.append(Score(question_id, model_a, turn, rater, score, trial, category or None))
+    return Records(votes=votes, scores=scores, names={})
+
+
+def _vote_winner(winner: str, model_a: str, model_b: str) -> str:
+    if winner == model_a:
+        return "model_a"
+    if winner == model_b:
+        return "model_b"
+    return "tie"
+
+
+def run_records(*, run: EvalRun) -> Records:
+    """The run's parsed judgments as records. The judge's two orders of one trial make one
+    vote (FastChat's rule: a verdict that flips with the order is a tie, "inconsistent");
+    every other rater's row is a vote of its own."""
+    rows = (
+        Judgment.objects.filter(run=run, status=JudgmentStatus.OK)
+        .values_list(
+            "item_id",
+            "item__question__question_id",
+            "item__question__category",
+            "item__model_a",
+            "item__model_b",
+            "item__turn",
+            "rater",
+            "rater_group",
+            "trial",
+            "winner",
+            "score",
+        )
+        .order_by("id")
+    )
+    names: dict[str, str] = {}
+    keys: dict[tuple[str, str, int], str] = {}
+    counters: dict[str, int] = defaultdict(int)
+
+    def key_for(group: str, rater: str, trial: int) -> str:
+        address = (group, rater, trial if group == RaterGroup.JUDGE else 0)
+        if address not in keys:
+            counters[group] += 1
+            keys[address] = f"{group}_{counters[group]}"
+            names[keys[address]] = (
+                rater if group != RaterGroup.JUDGE else f"{rater} (trial {trial + 1})"
+            )
+        return keys[address]
+
+    judge: dict[tuple, dict] = {}
+    votes: list[Vote] = []
+    scores: list[Score] = []
+    for (
+        item_id,
+        qid,
+        category,
+        model_a,
+        model_b,
+        turn,
+        rater,
+        group,
+        trial,
+        winner,
+        score,
+    ) in rows:
+        name = key_for(group, rater, trial)
+        if not model_b:
+            if score is not None:
+                scores.append(
+                    Score(qid, model_a, turn, name, score, trial, category or None, item_id)
+                )
+            continue
+        if not winner:
+            continue
+        if group == RaterGroup.JUDGE:
+            entry = judge.setdefault(
+                (item_id, name), {"key": (qid, model_a, model_b, turn, category), "winners": []}
+            )
+            entry["winners"].append(_vote_winner(winner, model_a, model_b))
+            continue
+        votes.append(
+            Vote(
+                qid,
+                model_a,
+                model_b,
+                _vote_winner(winner, model_a, model_b),
+                name,
+                turn,
+                category or None,
+                item_id,
+            )
+        )
+    for (item_id, name), entry in judge.items():
+        qid, model_a, model_b, turn, category = entry["key"]
+        distinct = set(entry["winners"])
+        winner = distinct.pop() if len(distinct) == 1 else INCONSISTENT
+        votes.append(Vote(qid, model_a, model_b, winner, name, turn, category or None, item_id))
+    return Records(votes=votes, scores=scores, names=names)
+
+
+def _records(*, judgment_set: JudgmentSet | None, run: EvalRun | None) -> Records:
+    if (judgment_set is None) == (run is None):
+        raise EvaluationError(ERROR_NO_SOURCE)
+    return set_records(judgment_set=judgment_set) if judgment_set else run_records(run=run)
+
+
+def _rename(report: dict[str, Any], names: dict[str, str]) -> None:
+    if not names:
+        return
+    for row in report.get("disagreements") or []:
+        row["rater_a"] = names.get(row["rater_a"], row["rater_a"])
+        row["rater_b"] = names.get(row["rater_b"], row["rater_b"])
+
+
+def agreement_report_build(
+    *,
+    judgment_set: JudgmentSet | None = None,
+    run: EvalRun | None = None,
+    group_a: str,
+    group_b: str,
+    turn: int | None = None,
+    category: str | None = None,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> AgreementReport:
+    """The agreement report between two rater groups of a judgment set or an eval run: the
+    stored one when the judgments have not changed since, else computed and stored.
+
+    The result has the pairwise report's keys at the top (``with_ties``, ``without_ties``,
+    ``cohen_kappa``, ``krippendorff_alpha``, ``per_category``, …; see
+    ``evaluation.agreement.agreement_report``) when there are votes, and ``scores`` with the
+    score agreement (Spearman, Kendall, Pearson, mean absolute difference) when there are
+    scores. ``kind`` says which came first: "pairwise" or "scores"."""
+    records = _records(judgment_set=judgment_set, run=run)
+    groups = records.groups
+    if not groups:
+        raise EvaluationError(ERROR_NOTHING)
+    for group in (group_a, group_b):
+        if group not in groups:
+            raise EvaluationError(ERROR_GROUP.format(group=group, groups=", ".join(groups)))
+    fingerprint = records.fingerprint()
+    lookup = {
+        "judgment_set": judgment_set,
+        "run": run,
+        "group_a": group_a,
+        "group_b": group_b,
+        "turn": turn,
+        "category": category or "",
+        "n_resamples": n_resamples,
+        "fingerprint": fingerprint,
+    }
+    stored = AgreementReport.objects.filter(**lookup).first()
+    if stored is not None:
+        return stored
+    options = {
+        "group_a": group_a,
+        "group_b": group_b,
+        "turn": turn,
+        "category": category or None,
+        "n_resamples": n_resamples,
+        "seed": seed,
+    }
+    result: dict[str, Any]
+    if records.votes:
+        result = {"kind": "pairwise", **agreement_report(records.votes, **options)}
+        _rename(result, records.names)
+    else:
+        result = {"kind": "scores"}
+    result["scores"] = score_agreement_report(records.scores, **options) if records.scores else None
+    result["groups"] = groups
+    result["rater_names"] = records.names
+    # JSON round trip: the question ids of imported rows are strings, tuples become lists.
+    result = json.loads(json.dumps(result))
+    with transaction.atomic():
+        return AgreementReport.objects.create(result=result, **lookup)
+
+
+def agreement_groups(
+    *, judgment_set: JudgmentSet | None = None, run: EvalRun | None = None
+) -> list[str]:
+    """The rater groups present, for the pages' group pickers."""
+    if judgment_set is not None:
+        return sorted(judgment_set.groups)
+    return sorted(
+        Judgment.objects.filter(run=run, status=JudgmentStatus.OK)
+        .values_list("rater_group", flat=True)
+        .distinct()
+    )
+
+
+def agreement_item_votes(
+    *,
+    judgment_set: JudgmentSet | None = None,
+    run: EvalRun | None = None,
+    question_id: str,
+    model_a: str,
+    model_b: str,
+    turn: int,
+) -> list[dict[str, Any]]:
+    """Every rater's verdict on one item (either model order), for reviewing a disagreement."""
+    pair = {model_a, model_b}
+    if judgment_set is not None:
+        rows = ImportedJudgment.objects.filter(
+            judgment_set=judgment_set,
+            question_id=question_id,
+            turn=turn,
+            model_a__in=pair,
+            model_b__in=pair,
+        ).order_by("rater_group", "rater")
+        return [
+            {
+                "rater": r.rater,
+                "group": r.rater_group,
+                "winner": {"model_a": r.model_a, "model_b": r.model_b}.get(r.winner, r.winner),
+                "order": "",
+                "reasoning": "",
+            }
+            for r in rows
+        ]
+    rows = Judgment.objects.filter(
+        run=run,
+        item__question__question_id=question_id,
+        item__turn=turn,
+        item__model_a__in=pair,
+        item__model_b__in=pair,
+    ).order_by("rater_group", "rater", "trial", "order")
+    return [
+        {
+            "rater": j.rater,
+            "group": j.rater_group,
+            "winner": j.winner or (j.score if j.score is not None else j.status),
+            "order": j.order,
+            "trial": j.trial,
+            "reasoning": j.raw_output,
+        }
+        for j in rows
+    ]
