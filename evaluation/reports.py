@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from evaluation.agreement import Score, Vote, agreement_report, score_agreement_report
@@ -190,7 +191,7 @@ def agreement_report_build(
     group_b: str,
     turn: int | None = None,
     category: str | None = None,
-    n_resamples: int = DEFAULT_RESAMPLES,
+    n_resamples: int | None = None,
     seed: int = 0,
 ) -> AgreementReport:
     """The agreement report between two rater groups of a judgment set or an eval run: the
@@ -201,6 +202,9 @@ def agreement_report_build(
     ``evaluation.agreement.agreement_report``) when there are votes, and ``scores`` with the
     score agreement (Spearman, Kendall, Pearson, mean absolute difference) when there are
     scores. ``kind`` says which came first: "pairwise" or "scores"."""
+    n_resamples = n_resamples or getattr(
+        settings, "FLYWHEEL_EVAL_BOOTSTRAP_RESAMPLES", DEFAULT_RESAMPLES
+    )
     records = _records(judgment_set=judgment_set, run=run)
     groups = records.groups
     if not groups:

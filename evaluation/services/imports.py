@@ -67,15 +67,15 @@ def _row(
 @transaction.atomic
 def judgments_import(
     *,
-    source: str | Path | IO[str],
+    sources: list[str | Path | IO[str]],
     name: str,
     project: Project | None = None,
     format: str = "mtbench",
     file_format: str | None = None,
     created_by: AbstractBaseUser | None = None,
 ) -> JudgmentSet:
-    """Read the file (CSV or JSONL, told by its extension or `file_format`) into a new judgment
-    set. Raters group by dropping a trailing ``_<number>``. A file with bad rows raises
+    """Read the files (CSV or JSONL, told by the extension or `file_format`) into one new
+    judgment set. Raters group by dropping a trailing ``_<number>``. A file with bad rows raises
     ``JudgmentFileError`` listing every bad line, and the transaction leaves nothing."""
     name = (name or "").strip()
     if not name:
@@ -84,7 +84,9 @@ def judgments_import(
         raise EvaluationError(ERROR_FORMAT.format(format=format))
     if JudgmentSet.objects.filter(name=name).exists():
         raise EvaluationError(ERROR_NAME_TAKEN.format(name=name))
-    label = str(source) if isinstance(source, str | Path) else getattr(source, "name", "")
+    label = ", ".join(
+        str(s) if isinstance(s, str | Path) else str(getattr(s, "name", "")) for s in sources
+    )
     judgment_set = JudgmentSet.objects.create(
         project=project, name=name, source=str(label)[:500], format=format, created_by=created_by
     )
@@ -94,17 +96,18 @@ def judgments_import(
     batch: list[ImportedJudgment] = []
     # The reader raises at the end when any row was bad: the atomic block then rolls back
     # the rows written so far, so memory stays at one batch and nothing is half imported.
-    for line, record in iter_judgments(source, format=file_format):
-        row = _row(judgment_set, line, record, categories)
-        groups[row.rater_group] += 1
-        if row.score is None:
-            votes += 1
-        else:
-            scores += 1
-        batch.append(row)
-        if len(batch) >= BATCH:
-            ImportedJudgment.objects.bulk_create(batch)
-            batch = []
+    for source in sources:
+        for line, record in iter_judgments(source, format=file_format):
+            row = _row(judgment_set, line, record, categories)
+            groups[row.rater_group] += 1
+            if row.score is None:
+                votes += 1
+            else:
+                scores += 1
+            batch.append(row)
+            if len(batch) >= BATCH:
+                ImportedJudgment.objects.bulk_create(batch)
+                batch = []
     ImportedJudgment.objects.bulk_create(batch)
     if not votes and not scores:
         raise EvaluationError(ERROR_EMPTY)

@@ -1,0 +1,43 @@
+"""Import pairwise votes / single-answer scores made elsewhere as a named judgment set."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from evaluation.services.imports import FORMATS, judgments_import
+from flywheel.errors import DomainError
+from labeling.models import Project
+
+
+class Command(BaseCommand):
+    help = (
+        "Import MT-Bench / Chatbot Arena judgments (CSV or JSONL: question_id, model_a, "
+        "model_b, winner, judge, turn; or question_id, model, turn, judge, score[, trial]). "
+        "Bad rows are listed with their line numbers and nothing is imported."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="+", metavar="PATH")
+        parser.add_argument("--name", required=True, help="Name of the new judgment set.")
+        parser.add_argument("--format", default="mtbench", choices=FORMATS)
+        parser.add_argument(
+            "--project", type=int, default=None, help="Project id whose members may read it."
+        )
+
+    def handle(
+        self, *args, paths: list[str], name: str, format: str, project: int | None, **options
+    ):
+        target = None
+        if project is not None:
+            target = Project.objects.filter(pk=project).first()
+            if target is None:
+                raise CommandError(f"No project {project}.")
+        try:
+            judgment_set = judgments_import(sources=paths, name=name, project=target, format=format)
+        except FileNotFoundError as exc:
+            raise CommandError(f"No such file: {exc.filename}") from None
+        except DomainError as exc:
+            raise CommandError(str(exc)) from None
+        groups = ", ".join(f"{g} {n}" for g, n in judgment_set.groups.items())
+        self.stdout.write(
+            f"imported {judgment_set.name!r}: {judgment_set.vote_count} votes, "
+            f"{judgment_set.score_count} scores ({groups})"
+        )
