@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from flywheel.errors import DomainError
 from labeling.exports.card import card_text
-from labeling.exports.hf import columns, write_dataset_dict
 from labeling.exports.recipe import Recipe, RecipeError, recipe_parse
 from labeling.exports.rows import RowStream, funnel_counts, totals_by_task_type
 from labeling.exports.split import StratifiedSplitter
@@ -237,6 +236,9 @@ def _build(snapshot: DatasetSnapshot) -> None:
 
 
 def _write_hf(work: Path, recipe: Recipe, splits: list[str], hashers: dict) -> None:
+    # pyarrow loads here, in the worker, not when the admin or the API import this module.
+    from labeling.exports.hf import columns, write_dataset_dict
+
     write_dataset_dict(
         work / "hf",
         splits={split: work / f"{split}.jsonl" for split in splits},
