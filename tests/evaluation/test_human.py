@@ -1,0 +1,190 @@
+"""Human evaluation of a judge run through the labeling services: tasks for the very items the
+judge saw, raters submit, their answers come back as human judgments, and the report compares."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from evaluation.models import AgreementReport, Judgment, RaterGroup
+from evaluation.reports import agreement_report_build
+from evaluation.services import eval_run_execute
+from evaluation.services.human import (
+    ERROR_EXISTS,
+    ERROR_OVERLAP,
+    human_judgments_collect,
+    human_tasks_create,
+)
+from flywheel.errors import DomainError
+from labeling.models import Role, Task, TaskKind
+from labeling.services import annotation_submit, assignment_claim, membership_set
+from tests.evaluation.test_runner import longer_judge, make_run
+
+
+@pytest.fixture
+def raters(make_user, project, labeler):
+    second = make_user("rater2")
+    membership_set(project=project, user=second, role=Role.LABELER)
+    return [labeler, second]
+
+
+def _answer_all(project, user, choose):
+    """Claim and answer every task the user is handed; `choose(task, models)` -> payload."""
+    answered = 0
+    while (
+        assignment := assignment_claim(project=project, user=user, rng=random.Random(answered))
+    ) is not None:
+        task = assignment.task
+        models = {tc.completion_id: tc.completion.model_name for tc in task.task_completions.all()}
+        annotation_submit(task=task, user=user, data=choose(task, models, assignment))
+        answered += 1
+    return answered
+
+
+def _prefer(model):
+    def choose(task, models, assignment):
+        ids = [
+            tc.completion_id for tc in sorted(task.task_completions.all(), key=lambda t: t.position)
+        ]
+        # choice "a" is the task's answer at position 0, whatever order the rater saw.
+        return {
+            "choice": "a" if models[ids[0]] == model else "b",
+            "rationale": f"{model} is better",
+        }
+
+    return choose
+
+
+def test_full_loop_judge_run_to_human_tasks_to_report(
+    project, eval_set, make_config, llm_server, raters
+):
+    llm_server.respond_with(longer_judge)
+    run = eval_run_execute(run_id=make_run(project, eval_set, make_config()).pk)
+    tasks = human_tasks_create(run=run)
+
+    # One pairwise task per item, same two answers, names hidden from the page but recorded.
+    assert len(tasks) == run.items_total == 6
+    task = Task.objects.get(pk=tasks[0].pk)
+    assert task.kind == TaskKind.PAIRWISE and task.required_annotations == 2
+    assert task.source == {"app": "evaluation", "run": run.pk, "item": task.source["item"]}
+    assert sorted(task.meta["models"]) == ["alpha", "beta"]
+    item = run.items.get(pk=task.source["item"])
+    texts = [tc.completion.text for tc in task.task_completions.order_by("position")]
+    assert texts == [
+        item.question.answers.get(model="alpha").turns[0],
+        item.question.answers.get(model="beta").turns[0],
+    ]
+
+    # The judge prefers the longer answer (alpha on writing, beta on math). Rater 1 agrees with
+    # the judge on every item; rater 2 always prefers alpha.
+    def like_judge(task, models, assignment):
+        ids = [
+            tc.completion_id for tc in sorted(task.task_completions.all(), key=lambda t: t.position)
+        ]
+        texts = {
+            c: tc.completion.text for tc in task.task_completions.all() for c in [tc.completion_id]
+        }
+        longer = max(ids, key=lambda c: len(texts[c]))
+        return {"choice": "a" if longer == ids[0] else "b"}
+
+    assert _answer_all(project, raters[0], like_judge) == 6
+    assert _answer_all(project, raters[1], _prefer("alpha")) == 6
+
+    collected = human_judgments_collect(run=run)
+    assert (collected.tasks, collected.annotations, collected.recorded) == (6, 12, 12)
+    human = Judgment.objects.filter(run=run, rater_group=RaterGroup.HUMAN)
+    assert human.count() == 12
+    assert set(human.values_list("rater", flat=True)) == {raters[0].username, "rater2"}
+    assert set(human.filter(rater="rater2").values_list("winner", flat=True)) == {"alpha"}
+    # The order each rater saw is recorded as AB / BA.
+    assert set(human.values_list("order", flat=True)) <= {"AB", "BA"}
+    # Collecting again changes nothing.
+    human_judgments_collect(run=run)
+    assert Judgment.objects.filter(run=run, rater_group=RaterGroup.HUMAN).count() == 12
+
+    report = agreement_report_build(run=run, group_a="judge", group_b="human").result
+    # judge vs each human on 6 items: 6 agreements with rater 1, 4 with rater 2 (q1-q4,
+    # where alpha is the longer answer).
+    assert (report["with_ties"]["agree"], report["with_ties"]["n"]) == (10, 12)
+    assert (report["without_ties"]["agree"], report["without_ties"]["n"]) == (10, 12)
+    # The humans agree with each other on those 4 items.
+    assert report["difference"]["reference"]["with_ties"] == {
+        "agreement": 4 / 6,
+        "agree": 4,
+        "n": 6,
+    }
+    assert report["per_category"]["writing"]["with_ties"]["agreement"] == 1.0
+    # Math: q4 (alpha longer) agrees twice, q5 and q6 only with rater 1.
+    assert report["per_category"]["math"]["with_ties"]["agreement"] == 4 / 6
+    # Disagreements name the real rater and link to the item.
+    assert {d["rater_b"] for d in report["disagreements"]} == {"rater2"}
+    assert all(d["ref_a"] == d["ref_b"] for d in report["disagreements"])
+    assert report["leaderboards"]["judge"][0]["model"] in ("alpha", "beta")
+
+
+def test_new_human_votes_make_a_new_report(project, eval_set, make_config, llm_server, raters):
+    llm_server.respond_with(longer_judge)
+    run = eval_run_execute(run_id=make_run(project, eval_set, make_config()).pk)
+    human_tasks_create(run=run, overlap=1)
+    assignment = assignment_claim(project=project, user=raters[0])
+    annotation_submit(task=assignment.task, user=raters[0], data={"choice": "tie"})
+    human_judgments_collect(run=run)
+    first = agreement_report_build(run=run, group_a="judge", group_b="human")
+    assert first.result["with_ties"]["n"] == 1
+    assert agreement_report_build(run=run, group_a="judge", group_b="human").pk == first.pk
+    assert _answer_all(project, raters[0], _prefer("beta")) == 5
+    human_judgments_collect(run=run)
+    second = agreement_report_build(run=run, group_a="judge", group_b="human")
+    assert second.pk != first.pk and second.result["with_ties"]["n"] == 6
+    assert AgreementReport.objects.filter(run=run).count() == 2
+
+
+def test_single_grading_run_gives_rubric_tasks_with_the_reference(
+    project, eval_set, make_config, llm_server, raters
+):
+    project.rubric = [{"name": "helpfulness"}, {"name": "honesty"}]
+    project.rubric_scale_min, project.rubric_scale_max = 1, 5
+    project.save()
+    llm_server.respond_with(lambda request: "Rating: [[7]]")
+    config = make_config(family="single")
+    run = make_run(project, eval_set, config, mode="single", models=["alpha"], baseline="")
+    run = eval_run_execute(run_id=run.pk)
+    tasks = human_tasks_create(run=run)
+    assert {t.kind for t in tasks} == {TaskKind.RUBRIC}
+    references = {t.meta["question_id"]: t.reference for t in tasks}
+    assert references["4"] == "4" and references["1"] == ""
+
+    def rubric(score):
+        def choose(task, models, assignment):
+            (cid,) = models
+            return {"scores": {str(cid): {"helpfulness": score, "honesty": score}}}
+
+        return choose
+
+    _answer_all(project, raters[0], rubric(4))
+    _answer_all(project, raters[1], rubric(5))
+    human_judgments_collect(run=run)
+    scores = set(
+        Judgment.objects.filter(run=run, rater_group="human").values_list("score", flat=True)
+    )
+    # 4 on 1..5 maps to 7.75 on the judge's 1..10; 5 maps to 10.
+    assert scores == {7.75, 10.0}
+    report = agreement_report_build(run=run, group_a="judge", group_b="human").result
+    assert report["kind"] == "scores"
+    assert report["scores"]["n"] == 6
+    assert report["scores"]["mean_absolute_difference"] == pytest.approx((0.75 + 3.0) / 2)
+
+
+def test_tasks_are_made_once_per_run_and_overlap_is_checked(
+    project, eval_set, make_config, llm_server
+):
+    run = make_run(project, eval_set, make_config())
+    with pytest.raises(DomainError) as caught:
+        human_tasks_create(run=run, overlap=0)
+    assert str(caught.value) == ERROR_OVERLAP
+    human_tasks_create(run=run)
+    with pytest.raises(DomainError) as caught:
+        human_tasks_create(run=run)
+    assert str(caught.value) == ERROR_EXISTS.format(n=6)
+    assert human_judgments_collect(run=run).annotations == 0
