@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from evaluation.agreement import Score, Vote, agreement_report, score_agreement_report
 from evaluation.errors import EvaluationError
@@ -27,6 +28,8 @@ from evaluation.models import (
     JudgmentStatus,
     RaterGroup,
 )
+from evaluation.selectors import READ_ROLES, WRITE_ROLES
+from labeling.selectors import project_get_for_user, project_list_for_user
 
 ERROR_GROUP = "No judgments of group {group!r} here; the groups are: {groups}."
 ERROR_NOTHING = "There are no judgments to compare yet."
@@ -309,3 +312,27 @@ def agreement_item_votes(
         }
         for j in rows
     ]
+
+
+# -- access ------------------------------------------------------------------------------------
+
+
+def judgment_set_list_for_user(*, user) -> QuerySet[JudgmentSet]:
+    """Sets of the user's projects (sets imported without a project are for the command line)."""
+    projects = project_list_for_user(user=user, roles=READ_ROLES)
+    return JudgmentSet.objects.filter(project__in=projects).order_by("id")
+
+
+def judgment_set_get_for_user(*, user, set_id: int | str, write: bool = False) -> JudgmentSet:
+    """The set if the user may read it (write: import into its project); 404 otherwise."""
+    judgment_set = (
+        JudgmentSet.objects.select_related("project")
+        .filter(pk=int(set_id) if str(set_id).isdigit() else -1, project__isnull=False)
+        .first()
+    )
+    project_get_for_user(
+        user=user,
+        project_id=judgment_set.project_id if judgment_set else -1,
+        roles=WRITE_ROLES if write else READ_ROLES,
+    )
+    return judgment_set
