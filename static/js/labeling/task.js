@@ -17,6 +17,7 @@
     var p = document.createElement("p");
     p.className = "field-error"; p.setAttribute("role", "alert"); p.textContent = message;
     box.appendChild(p);
+    box.scrollIntoView({ block: "nearest" });
   }
   function fmt(ms) {
     var s = Math.floor(ms / 1000), m = Math.floor(s / 60);
@@ -223,6 +224,12 @@
     else if (kind && kind.key && kind.key(root, event, card)) root.dispatchEvent(new Event("flywheel:changed"));
     else handled = false;
     if (handled) event.preventDefault();
+  });
+
+  // A refused answer: bring the server's message into view, next to the buttons.
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    var t = event.detail.target;
+    if (t && (t.id === "answer-error" || t.id === "skip-error")) t.scrollIntoView({ block: "nearest" });
   });
 
   // A submitted or skipped task's draft is no longer needed.
