@@ -66,7 +66,8 @@
       draw();
     }
   });
-  document.addEventListener("htmx:afterSwap", () => {
+  // After settle, not after swap: the new canvases are laid out by then.
+  document.addEventListener("htmx:afterSettle", () => {
     const box = document.getElementById("log-scale");
     if (box) box.checked = logChecked;
     draw();
