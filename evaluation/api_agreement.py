@@ -4,8 +4,6 @@ acts, an output serializer answers."""
 
 from __future__ import annotations
 
-import io
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action, api_view
@@ -21,7 +19,7 @@ from evaluation.reports import (
 )
 from evaluation.selectors import WRITE_ROLES, eval_run_get_for_user
 from evaluation.services.human import DEFAULT_OVERLAP, human_judgments_collect, human_tasks_create
-from evaluation.services.imports import FORMATS, judgments_import
+from evaluation.services.imports import FORMATS, judgments_import_upload
 from labeling.selectors import project_get_for_user
 
 
@@ -101,11 +99,8 @@ class JudgmentSetViewSet(viewsets.ReadOnlyModelViewSet):
         project = project_get_for_user(
             user=request.user, project_id=data.validated_data["project"], roles=WRITE_ROLES
         )
-        upload = data.validated_data["file"]
-        text = io.TextIOWrapper(upload.file, encoding="utf-8", newline="")
-        text.name = upload.name  # the reader tells CSV from JSONL by the name
-        judgment_set = judgments_import(
-            sources=[text],
+        judgment_set = judgments_import_upload(
+            upload=data.validated_data["file"],
             name=data.validated_data["name"],
             project=project,
             format=data.validated_data["format"],

@@ -3,6 +3,7 @@ files) as a named judgment set. All or nothing: a bad row anywhere leaves nothin
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from pathlib import Path
@@ -12,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from evaluation.agreement import Score, Vote, iter_judgments
+from evaluation.agreement.reader import UNKNOWN_FORMAT
 from evaluation.errors import EvaluationError
 from evaluation.models import ImportedJudgment, JudgmentSet
 from labeling.models import Project
@@ -116,3 +118,30 @@ def judgments_import(
     judgment_set.groups = dict(sorted(groups.items()))
     judgment_set.save(update_fields=["vote_count", "score_count", "groups"])
     return judgment_set
+
+
+def judgments_import_upload(
+    *,
+    upload,
+    name: str,
+    project: Project,
+    format: str = "mtbench",
+    created_by: AbstractBaseUser | None = None,
+) -> JudgmentSet:
+    """``judgments_import`` for an uploaded file (bytes): CSV or JSONL told by its name."""
+    lowered = (upload.name or "").lower()
+    if lowered.endswith(".csv"):
+        file_format = "csv"
+    elif lowered.endswith((".jsonl", ".json", ".ndjson")):
+        file_format = "jsonl"
+    else:
+        raise EvaluationError(UNKNOWN_FORMAT.format(name=upload.name))
+    text = io.TextIOWrapper(upload.file, encoding="utf-8", newline="")
+    return judgments_import(
+        sources=[text],
+        name=name,
+        project=project,
+        format=format,
+        file_format=file_format,
+        created_by=created_by,
+    )
