@@ -184,7 +184,8 @@ def _build(snapshot: DatasetSnapshot) -> None:
     stats = {"funnel": funnel, "rules": dict(sorted(stream.counts.items()))}
     if rows_done == 0:
         steps = funnel + [{"filter": k, "count": v} for k, v in stats["rules"].items()]
-        rule = next(iter(stats["rules"]), "the recipe's rules")
+        removed = {k: v for k, v in stats["rules"].items() if k not in ("pairs", "ties_kept")}
+        rule = max(removed, key=removed.get) if removed else "the recipe's rules"
         raise RecipeError(
             ERROR_EMPTY_AFTER_RULES.format(filter=f"`{rule}`", counts=_counts_text(steps))
         )

@@ -2,9 +2,9 @@
 
 The unit is the prompt: every row of a prompt lands in the same split, so validation never
 holds a conversation that training saw. Within each task type, selection sampling (Knuth,
-TAOCP vol. 2, 3.4.2, Algorithm S) picks exactly round(n * fraction) of the type's n prompts,
-uniformly at random, while the prompts stream by in id order: constant memory, and the same
-seed on the same data gives the same split.
+TAOCP vol. 2, 3.4.2, Algorithm S) picks exactly round(n * fraction) of the type's n prompts
+(never all n), uniformly at random, while the prompts stream by in id order: constant memory,
+and the same seed on the same data gives the same split.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from collections.abc import Mapping
 class StratifiedSplitter:
     def __init__(self, *, totals: Mapping[str, int], fraction: float, seed: int) -> None:
         self.remaining = dict(totals)
-        self.wanted = {t: round(n * fraction) for t, n in totals.items()}
+        # Never the whole of a type: training needs a train split.
+        self.wanted = {t: min(round(n * fraction), max(n - 1, 0)) for t, n in totals.items()}
         self.fraction = fraction
         self.seed = seed
         self._rngs: dict[str, random.Random] = {}

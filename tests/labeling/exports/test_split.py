@@ -23,3 +23,8 @@ def test_split_is_exact_per_task_type_and_seeded():
 def test_zero_fraction_keeps_everything_in_train():
     splitter = StratifiedSplitter(totals={"qa": 5}, fraction=0.0, seed=0)
     assert {splitter.next("qa") for _ in range(5)} == {"train"}
+
+
+def test_a_type_is_never_all_validation():
+    splitter = StratifiedSplitter(totals={"qa": 2}, fraction=0.9, seed=0)
+    assert sorted(splitter.next("qa") for _ in range(2)) == ["train", "validation"]
