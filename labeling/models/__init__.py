@@ -5,6 +5,7 @@ from labeling.models.annotations import (
     Review,
     ReviewDecision,
 )
+from labeling.models.pipeline import PipelineRun, PipelineStage, PipelineStatus
 from labeling.models.projects import Membership, Project, Role
 from labeling.models.prompts import Completion, Prompt, PromptStatus
 from labeling.models.snapshots import DatasetSnapshot, SnapshotKind, SnapshotStatus
@@ -26,6 +27,9 @@ __all__ = [
     "DatasetSnapshot",
     "Flag",
     "Membership",
+    "PipelineRun",
+    "PipelineStage",
+    "PipelineStatus",
     "Project",
     "Prompt",
     "PromptStatus",

@@ -1,0 +1,79 @@
+"""Pipeline runs: one row per stage run (import, filter, tag, synthesize, tasks), the source of
+truth for its progress, counts, funnel, rejects, LLM usage and error."""
+
+from django.conf import settings
+from django.db import models
+
+
+class PipelineStage(models.TextChoices):
+    IMPORT = "import", "Import"
+    FILTER = "filter", "Filter"
+    TAG = "tag", "Tag"
+    SYNTHESIZE = "synthesize", "Synthesize"
+    TASKS = "tasks", "Create tasks"
+
+
+class PipelineStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class PipelineRun(models.Model):
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.CASCADE, related_name="pipeline_runs"
+    )
+    stage = models.CharField(max_length=20, choices=PipelineStage.choices, db_index=True)
+    status = models.CharField(
+        max_length=20,
+        choices=PipelineStatus.choices,
+        default=PipelineStatus.QUEUED,
+        db_index=True,
+    )
+    params = models.JSONField(default=dict, blank=True, help_text="The stage's options.")
+    input_name = models.CharField(max_length=300, blank=True, help_text="The file's name.")
+    input_path = models.CharField(max_length=500, blank=True, help_text="Where it is stored.")
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    funnel = models.JSONField(default=dict, blank=True, help_text="FunnelReport.as_dict().")
+    rejects = models.JSONField(default=list, blank=True, help_text="[{line, reason}]")
+    disagreements = models.JSONField(default=list, blank=True)
+    failures = models.JSONField(default=list, blank=True, help_text="[{key, reason}] per item")
+    prompt_tokens = models.PositiveBigIntegerField(default=0)
+    completion_tokens = models.PositiveBigIntegerField(default=0)
+    cost_usd = models.FloatField(default=0.0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The project's run list, newest first (pipeline page and API).
+            models.Index(fields=["project", "-created_at"], name="pipelinerun_project_recent"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="failed") | ~models.Q(error=""),
+                name="pipelinerun_failed_has_error",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_stage_display()} #{self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == PipelineStatus.SUCCEEDED:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (PipelineStatus.SUCCEEDED, PipelineStatus.FAILED)
