@@ -258,3 +258,14 @@ def test_bad_recipes_are_refused(project):
         snapshot_create(
             project=project, name="x", recipe={"kind": "preference", "aggregation": "vote"}
         )
+
+
+def test_prompts_snapshot_becomes_an_evaluation_set(project):
+    from evaluation.services import eval_set_from_snapshot
+
+    tasks_for(project, kind="ranking", task_types=["qa", "code", "qa"], answers=2)
+    snap = build(project, {"kind": "prompts", "validation_fraction": 0})
+    eval_set = eval_set_from_snapshot(snapshot=snap, name="from snapshot")
+    questions = list(eval_set.questions.order_by("id"))
+    assert [q.category for q in questions] == ["qa", "code", "qa"]
+    assert questions[0].turns == ["ranking question 0 (qa)?"]
