@@ -8,7 +8,9 @@ template; no network), p50 / p95 of:
 - "submit and next" (htmx POST /tasks/<id>/submit/: saves the ranking, claims the next task
   and renders its work area),
 
-and the number of SQL queries each makes, at a small project (baseline) and at the big one.
+the web process's own CPU time per request (time.process_time: load on a shared machine
+inflates wall time, not this), and the number of SQL queries each makes, at a small
+project (baseline) and at the big one.
 Prints two ratios: p95 against the 50 ms target, and queries at the big size against the
 small one (should be 1.0: a constant number of queries).
 
@@ -61,13 +63,15 @@ def measure(project_id: int, requests: int, tag: str) -> dict[str, dict]:
     client.force_login(user)
     client.post(reverse("labeling:start", args=[project.pk]), HTTP_HX_REQUEST="true")
     times: dict[str, list[float]] = {"queue": [], "task page": [], "submit and next": []}
+    cpu: dict[str, list[float]] = {name: [] for name in times}
     queries: dict[str, set[int]] = {name: set() for name in times}
 
     def timed(name, call):
         with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             response = call()
             times[name].append((time.perf_counter() - started) * 1000)
+            cpu[name].append((time.process_time() - started_cpu) * 1000)
         assert response.status_code == 200, (name, response.status_code)
         queries[name].add(len(captured))
         return response
@@ -89,6 +93,7 @@ def measure(project_id: int, requests: int, tag: str) -> dict[str, dict]:
         name: {
             "p50": statistics.median(values[5:] or values),  # first few warm caches
             "p95": percentile(values[5:] or values, 0.95),
+            "cpu": statistics.median(cpu[name][5:] or cpu[name]),
             "queries": sorted(queries[name]),
         }
         for name, values in times.items()
@@ -118,11 +123,13 @@ def main() -> None:
     for size in (SMALL, args.size):
         project_id = load(size)
         results[size] = measure(project_id, args.requests, f"{run_id}-{size}")
-    print(f"\n{'page':<18}{'tasks':>11}{'p50 ms':>9}{'p95 ms':>9}{'queries':>10}")
+    print(f"\n{'page':<18}{'tasks':>11}{'p50 ms':>9}{'p95 ms':>9}{'CPU p50':>9}{'queries':>10}")
     for size, rows in results.items():
         for name, row in rows.items():
             q = ",".join(map(str, row["queries"]))
-            print(f"{name:<18}{size:>11,}{row['p50']:>9.1f}{row['p95']:>9.1f}{q:>10}")
+            print(
+                f"{name:<18}{size:>11,}{row['p50']:>9.1f}{row['p95']:>9.1f}{row['cpu']:>9.1f}{q:>10}"
+            )
     big, small = results[args.size], results[SMALL]
     print(
         f"\nratios at {args.size:,} tasks (p95 / {TARGET_MS:.0f} ms target; "
