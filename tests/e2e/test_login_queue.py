@@ -7,7 +7,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_demo_labeler_logs_in_and_sees_the_queue(page, screenshot_dir):
-    call_command("demo_setup")
+    call_command("demo_setup", users_only=True)
     login(page, "labeler", "flywheel-demo")
     page.wait_for_url("**/queue/")
     assert page.locator("h1").inner_text() == "Your queue"
@@ -23,7 +23,7 @@ def test_demo_labeler_logs_in_and_sees_the_queue(page, screenshot_dir):
 
 
 def test_wrong_password_says_so_and_keeps_the_username(page):
-    call_command("demo_setup")
+    call_command("demo_setup", users_only=True)
     login(page, "labeler", "wrong-password")
     assert "enter a correct username and password" in page.locator(".errorlist").inner_text()
     assert page.input_value("#id_username") == "labeler"

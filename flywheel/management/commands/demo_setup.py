@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from labeling.models import Project, Role
 from labeling.services import membership_set, project_create
@@ -14,6 +15,16 @@ DEMO_USERS = [
     ("reviewer", Role.REVIEWER),
     ("researcher", Role.RESEARCHER),
 ]
+# Each capability adds its part of the loop to the demo project, in the loop's order. Every loader
+# is idempotent and goes through the services, like a person would.
+DEMO_LOADERS = [
+    "labeling.demo.load_demo",  # prompts, answers, tasks of every kind
+    "labeling.pipeline.demo.load_demo",  # a log file imported, filtered, tagged, rewritten
+    "labeling.exports.demo.load_demo",  # SFT and preference snapshots from the annotations
+    "training.demo.load_demo",  # a tiny model and a finished tiny SFT LoRA job
+    "evaluation.demo.load_demo",  # MT-Bench questions, two models' answers, a judged run
+]
+
 DEMO_GUIDELINES = """\
 **Write the answer you would want to receive.**
 
@@ -26,8 +37,32 @@ DEMO_GUIDELINES = """\
 class Command(BaseCommand):
     help = "Create the demo project and users (labeler, reviewer, researcher, admin)."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--skip",
+            action="append",
+            default=[],
+            help="Leave out a loader by its module, e.g. --skip training.demo (repeatable).",
+        )
+        parser.add_argument(
+            "--users-only", action="store_true", help="Only the users and the empty project."
+        )
+
+    def handle(self, *args, skip: list[str], users_only: bool, **options) -> None:
+        project, users = self._project_and_users()
+        for path in [] if users_only else DEMO_LOADERS:
+            if any(path.startswith(prefix) for prefix in skip):
+                continue
+            self.stdout.write(f"· {path.rsplit('.', 1)[0]}")
+            import_string(path)(project=project, users=users, stdout=self.stdout)
+
+        self.stdout.write(self.style.SUCCESS("Demo project ready: " + project.name))
+        self.stdout.write(f"Users (password {DEMO_PASSWORD!r} for all):")
+        for username, role in DEMO_USERS:
+            self.stdout.write(f"  {username:<11} {role or 'superuser (admin)'}")
+
     @transaction.atomic
-    def handle(self, *args, **options) -> None:
+    def _project_and_users(self):
         User = get_user_model()
         users = {}
         for username, _role in DEMO_USERS:
@@ -50,8 +85,4 @@ class Command(BaseCommand):
         for username, role in DEMO_USERS:
             if role is not None:
                 membership_set(project=project, user=users[username], role=role)
-
-        self.stdout.write(self.style.SUCCESS("Demo project ready: " + project.name))
-        self.stdout.write(f"Users (password {DEMO_PASSWORD!r} for all):")
-        for username, role in DEMO_USERS:
-            self.stdout.write(f"  {username:<11} {role or 'superuser (admin)'}")
+        return project, users
