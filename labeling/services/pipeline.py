@@ -430,7 +430,7 @@ def _import(run: PipelineRun) -> None:
     ]
     funnel = _funnel(project, params.get("filters") or {}, known=known_texts)
     labels = _labels(project)
-    counts: Counter[str] = Counter()
+    counts: Counter[str] = Counter(kept=0, filtered=0, duplicates=0, prompts=0, completions=0)
     reader = PromptReader(path, format=fmt, since=since)
     batch: list[dict[str, Any]] = []
     done = 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
@@ -20,12 +20,12 @@ def parse_since(value: str) -> datetime:
     """An ISO date or datetime, or "14d" (the last 14 days)."""
     text = value.strip()
     if text.endswith("d") and text[:-1].isdigit():
-        return timezone.now() - timezone.timedelta(days=int(text[:-1]))
+        return timezone.now() - timedelta(days=int(text[:-1]))
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise CommandError(ERROR_SINCE) from None
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, timezone.utc)
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
 class Command(BaseCommand):
