@@ -131,17 +131,26 @@ def _trust(result: dict) -> tuple[str, list[str], str]:
         )
     for name, block in (result.get("per_category") or {}).items():
         value = block["without_ties"]["agreement"]
-        if value is not None and value < WEAK_DECISIVE and block["without_ties"]["n"] >= 10:
+        if value is None or block["without_ties"]["n"] < 10:
+            continue
+        if value < WEAK_DECISIVE:
             reasons.append(
                 f"In {name} the groups pick the same winner only {_pct(value, 0)} of the time "
                 f"(n={block['without_ties']['n']}): do not rely on the judge there."
+            )
+        elif value < GOOD_DECISIVE:
+            reasons.append(
+                f"In {name} they pick the same winner {_pct(value, 0)} of the time "
+                f"(n={block['without_ties']['n']}), less than elsewhere: check the judge's "
+                "verdicts there by hand."
             )
     good = (decisive or 0) >= GOOD_DECISIVE and (kappa or 0) >= WEAK_KAPPA
     if good and n >= SMALL_N and not (gap[1] is not None and gap[1] < 0):
         verdict = (
             f"When both choose a winner, {result['group_a']} and {result['group_b']} pick the "
             f"same one {_pct(decisive, 0)} of the time. The judge can stand in for people on "
-            "these kinds of questions; spot-check the categories flagged below."
+            "these kinds of questions"
+            + ("; spot-check the cases listed below." if reasons else ".")
         )
         return verdict, reasons, "ok"
     if (decisive or 0) >= WEAK_DECISIVE:

@@ -134,7 +134,7 @@ def test_judge_run_to_human_raters_in_the_browser_to_report(
     assert page.locator("#dis-h").inner_text().endswith(str(12 - agree))
     shoot(page, screenshot_dir, "agreement-run")
     # Follow the first disagreement's link (a sticky table header can cover it for a click).
-    page.goto(page.locator("#dis-h ~ .table-scroll a").first.get_attribute("href"))
+    page.goto(page.locator(".disagreement-list a").first.get_attribute("href"))
     page.wait_for_selector("text=Votes")
     assert page.locator("tr", has_text="rater2").count() >= 1
     assert page.locator("details summary", has_text="Reasoning").count() >= 1
