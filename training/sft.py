@@ -348,10 +348,11 @@ def build_sft_config(job: TrainingJob, *, hardware: dict[str, Any], has_eval: bo
 
     tr = job.config["training"]
     peft = job.config["peft"]
-    optim = "adamw_torch"
-    if peft["method"] == PeftMethod.QLORA:
-        # Paged optimizers page their state through CUDA unified memory: CUDA only.
-        optim = peft["optim"] if hardware["cuda"] else "adamw_torch"
+    extra: dict[str, Any] = {}
+    if peft["method"] == PeftMethod.QLORA and hardware["cuda"]:
+        # Paged optimizers page their state through CUDA unified memory: CUDA only. Elsewhere
+        # TRL's default optimizer is used, as for every other method.
+        extra["optim"] = peft["optim"]
     eval_steps = tr["eval_steps"] or tr["logging_steps"]
     return SFTConfig(
         output_dir=str(Path(job.output_dir) / "checkpoints"),
@@ -373,7 +374,6 @@ def build_sft_config(job: TrainingJob, *, hardware: dict[str, Any], has_eval: bo
         save_steps=tr["save_steps"],
         save_total_limit=2,
         seed=tr["seed"],
-        optim=optim,
         bf16=hardware["bf16"],
         use_cpu=not hardware["cuda"],
         report_to="none",
@@ -382,6 +382,7 @@ def build_sft_config(job: TrainingJob, *, hardware: dict[str, Any], has_eval: bo
         # sees the rows (one tokenization pass, which also counts truncation per task type).
         assistant_only_loss=False,
         dataloader_num_workers=0,
+        **extra,
     )
 
 
@@ -455,7 +456,7 @@ def train_sft(job: TrainingJob, *, callbacks: list | None = None) -> str:
         "vocab_size": len(tokenizer),
         "hardware": hardware,
         "trl": {
-            "optim": args.optim,
+            "optim": str(getattr(args.optim, "value", args.optim)),
             "bf16": args.bf16,
             "use_cpu": args.use_cpu,
             "max_length": args.max_length,

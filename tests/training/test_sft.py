@@ -77,7 +77,7 @@ def test_each_peft_method_trains_and_changes_only_its_trainable_parameters(
     assert job.config["trl"]["bf16"] is False and job.config["trl"]["use_cpu"] is True
     if method == "qlora":
         assert job.config["quantization"] == "nf4 4-bit"
-        assert job.config["trl"]["optim"] == "adamw_torch"  # paged_adamw_8bit is CUDA-only
+        assert job.config["trl"]["optim"] == "adamw_torch_fused"  # paged_adamw_8bit: CUDA only
         assert job.config["peft"]["optim"] == "paged_adamw_8bit"
     if method == "dora":
         assert any("lora_magnitude_vector" in n for n in watcher.changed)
