@@ -209,3 +209,7 @@ class ReviewAdmin(admin.ModelAdmin):
     list_display = ["id", "annotation", "reviewer", "decision", "created_at"]
     list_filter = ["decision"]
     raw_id_fields = ["annotation", "reviewer"]
+
+
+# The data pipeline's admin (PipelineRun, the restore action on prompts) lives apart.
+from labeling import admin_pipeline  # noqa: E402, F401
