@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling import views
+from labeling import views, views_pipeline
 
 app_name = "labeling"
 
@@ -16,4 +16,18 @@ urlpatterns = [
     path("review/projects/<int:pk>/", views.review_list, name="review_list"),
     path("review/tasks/<int:pk>/", views.review_task, name="review_task"),
     path("review/annotations/<int:pk>/", views.review_decide, name="review_decide"),
+    # The data pipeline (labeling/views_pipeline.py).
+    path("projects/<int:pk>/pipeline/", views_pipeline.pipeline, name="pipeline"),
+    path(
+        "projects/<int:pk>/pipeline/import/",
+        views_pipeline.pipeline_import,
+        name="pipeline_import",
+    ),
+    path(
+        "projects/<int:pk>/pipeline/<str:stage>/",
+        views_pipeline.pipeline_stage,
+        name="pipeline_stage",
+    ),
+    path("pipeline/runs/<int:pk>/", views_pipeline.pipeline_run, name="pipeline_run"),
+    path("prompts/<int:pk>/restore/", views_pipeline.prompt_restore_view, name="prompt_restore"),
 ]

@@ -121,7 +121,8 @@ def _accepted(run: PipelineRun) -> Response:
 def pipeline_runs(request: Request, pk: int) -> Response:
     paginator = KeysetPagination()
     paginator.ordering = "-id"
-    runs = pipeline_run_list(project_id=pk, user=request.user)
+    project = project_get_for_user(user=request.user, project_id=pk, roles=RESEARCHERS)
+    runs = pipeline_run_list(project=project)
     page = paginator.paginate_queryset(runs, request)
     return paginator.get_paginated_response(RunListSerializer(page, many=True).data)
 

@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import Http404
 
-from labeling.models import PipelineRun, Prompt, PromptStatus, Role
+from labeling.models import PipelineRun, Project, Prompt, PromptStatus, Role
 from labeling.selectors.access import ERROR_NOT_FOUND, project_get_for_user
 
 RESEARCHERS = [Role.RESEARCHER]
@@ -27,8 +27,8 @@ LIST_FIELDS = (
 )
 
 
-def pipeline_run_list(*, project_id: int, user: AbstractBaseUser) -> QuerySet[PipelineRun]:
-    project = project_get_for_user(user=user, project_id=project_id, roles=RESEARCHERS)
+def pipeline_run_list(*, project: Project) -> QuerySet[PipelineRun]:
+    """The project's runs (the caller has checked access), light enough for a list."""
     return PipelineRun.objects.filter(project=project).only(*LIST_FIELDS)
 
 
@@ -49,6 +49,5 @@ def prompt_get_for_researcher(*, prompt_id: int, user: AbstractBaseUser) -> Prom
     return prompt
 
 
-def filtered_prompts(*, project_id: int, user: AbstractBaseUser) -> QuerySet[Prompt]:
-    project = project_get_for_user(user=user, project_id=project_id, roles=RESEARCHERS)
+def filtered_prompts(*, project: Project) -> QuerySet[Prompt]:
     return Prompt.objects.filter(project=project, status=PromptStatus.FILTERED)

@@ -1,0 +1,93 @@
+"""Forms of the pipeline pages: they parse; the services decide."""
+
+from __future__ import annotations
+
+from django import forms
+
+from labeling.models import TaskKind
+from labeling.pipeline.formats import FORMATS
+from labeling.pipeline.synthesis import HEURISTIC_REWRITES
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="JSONL, CSV, Parquet or a text file (one prompt per line); .gz works too."
+    )
+    format = forms.ChoiceField(
+        choices=[("", "Detect from the rows")] + [(f, f) for f in FORMATS],
+        required=False,
+        help_text="OpenAI messages, ShareGPT, Alpaca, HH-RLHF, MT-Bench, prompt lists or logs.",
+    )
+    since = forms.DateTimeField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Logs: keep only rows collected since this day.",
+    )
+    skip_invalid = forms.BooleanField(
+        required=False,
+        label="Skip bad rows",
+        help_text="Import the good rows and report the bad ones; otherwise all or nothing.",
+    )
+    blocklist = forms.CharField(
+        required=False, help_text="Comma-separated terms; prompts with them are filtered out."
+    )
+    languages = forms.CharField(
+        required=False, help_text="Comma-separated codes (en, de…) to keep; empty keeps all."
+    )
+    near_dup_threshold = forms.FloatField(
+        required=False,
+        min_value=0.1,
+        max_value=1.0,
+        initial=0.8,
+        label="Near-duplicate threshold",
+        help_text="Jaccard similarity (MinHash) above which a prompt counts as a near duplicate.",
+    )
+
+
+class FilterForm(forms.Form):
+    blocklist = forms.CharField(required=False, help_text="Comma-separated terms.")
+    languages = forms.CharField(required=False, help_text="Comma-separated codes to keep.")
+    near_dup_threshold = forms.FloatField(
+        required=False, min_value=0.1, max_value=1.0, initial=0.8, label="Near-duplicate threshold"
+    )
+
+
+class TagForm(forms.Form):
+    llm_model = forms.CharField(
+        required=False,
+        label="LLM model",
+        help_text="Also tag with this model, held to the project's labels; empty: rules only.",
+    )
+    retag = forms.BooleanField(required=False, help_text="Tag prompts that have a type too.")
+
+
+class SynthesizeForm(forms.Form):
+    rewrites = forms.MultipleChoiceField(
+        choices=[(k, k.replace("_", " ")) for k in HEURISTIC_REWRITES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Rule-based rewrites; each is a new prompt linked to its origin.",
+    )
+    llm_model = forms.CharField(
+        required=False, label="LLM model", help_text="Draft an answer with this model."
+    )
+    limit = forms.IntegerField(min_value=1, max_value=100_000, initial=50)
+
+
+class TasksForm(forms.Form):
+    kind = forms.ChoiceField(choices=TaskKind.choices)
+    limit = forms.IntegerField(min_value=1, max_value=100_000, initial=100, label="How many")
+    gold_share = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        help_text="Share of gold tasks; empty uses the project's gold rate.",
+    )
+
+
+STAGE_FORMS = {
+    "filter": FilterForm,
+    "tag": TagForm,
+    "synthesize": SynthesizeForm,
+    "tasks": TasksForm,
+}
