@@ -75,5 +75,14 @@ class PipelineRun(models.Model):
         return int(100 * self.done / self.total) if self.total else 0
 
     @property
+    def figures(self) -> list[tuple[str, object]]:
+        """The counts as (label, value) for the run page; nested ones are shown apart."""
+        return [
+            (name.replace("_", " ").capitalize(), value)
+            for name, value in self.counts.items()
+            if not isinstance(value, dict)
+        ]
+
+    @property
     def finished(self) -> bool:
         return self.status in (PipelineStatus.SUCCEEDED, PipelineStatus.FAILED)

@@ -553,9 +553,8 @@ def _tag(run: PipelineRun) -> None:
         prompt.task_type = final[key]
         prompt.meta = {**prompt.meta, "tagged_by": "llm" if key in by_llm else "rules"}
     Prompt.objects.bulk_update(rows, ["task_type", "meta"], batch_size=BATCH)
-    counts.update(Counter(p.task_type for p in rows))
     run.done = len(rows)
-    run.counts = dict(counts)
+    run.counts = {**counts, "by_task_type": dict(Counter(p.task_type for p in rows))}
 
 
 def _synthesize(run: PipelineRun) -> None:
