@@ -1,21 +1,19 @@
-"""Demo data for the pipeline: a small production log goes through import, PII redaction,
-the filter funnel, rule tagging and heuristic rewrites; what the funnel keeps is stored through
-`prompt_bulk_create` (which skips conversations the project already has, so loading twice adds
-nothing). The funnel report is printed."""
+"""Demo data for the pipeline, through the same services the pages, API, admin and command use:
+a small production log is imported (PII redacted, the funnel's rejects stored as filtered
+prompts with their reasons, rows tagged by rules), then three kept prompts get rule-based
+rewrites. A second load finds the demo's import already done and adds nothing."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, TextIO
 
-from labeling.models import Project, Prompt
-from labeling.services.prompts import prompt_bulk_create
-
-from .filters import Funnel, default_filters
-from .readers import PromptReader, collect
-from .records import ParsedPrompt, prompt_payload
-from .synthesis import rewrite_heuristic
-from .tagging import TASK_TYPES, tag_rules
+from labeling.models import PipelineRun, PipelineStage, PipelineStatus, Project
+from labeling.services.pipeline import (
+    import_run_start,
+    pipeline_run_execute,
+    prompts_synthesize,
+)
 
 DEMO_LOG = Path(__file__).resolve().parent / "data" / "demo_logs.jsonl"
 REWRITES = ("json_output", "persona")
@@ -23,31 +21,51 @@ REWRITTEN = 3  # how many kept prompts also get rule-based rewrites
 
 
 def load_demo(*, project: Project, users: dict[str, Any], stdout: TextIO) -> None:
-    reader = PromptReader(DEMO_LOG)
-    imported = collect(reader, skip_invalid=True)
-    for error in imported.errors:
-        stdout.write(f"  pipeline demo: line {error.line} rejected: {error.reason}\n")
-
-    funnel = Funnel(default_filters(languages=["en"]))
-    kept: list[ParsedPrompt] = [v.prompt for v in funnel.run(imported.prompts) if v.kept]
-    labels = list(project.task_types or TASK_TYPES)
-    for prompt in kept:
-        prompt.task_type = tag_rules(prompt.text, labels=labels).task_type
-    variants = rewrite_heuristic(kept[:REWRITTEN], kinds=REWRITES)
-
-    before = Prompt.objects.filter(project=project).count()
-    prompt_bulk_create(project=project, prompts=[prompt_payload(p) for p in kept + variants])
-    added = Prompt.objects.filter(project=project).count() - before
-
-    report = funnel.report
-    stdout.write(
-        f"  pipeline demo: {reader.rows} log rows, {len(imported.errors)} rejected, "
-        f"{report.total} filtered, {report.kept} kept, {len(variants)} rewrites; "
-        f"{added} new prompts in {project.name}\n"
+    done = PipelineRun.objects.filter(
+        project=project,
+        stage=PipelineStage.IMPORT,
+        input_name=DEMO_LOG.name,
+        status=PipelineStatus.SUCCEEDED,
     )
-    if report.pii:
-        stdout.write(f"  pipeline demo: PII redacted: {dict(report.pii)}\n")
-    for stage in report.stages:
-        if stage.removed:
-            reasons = "; ".join(reason for _, reason in stage.samples)
-            stdout.write(f"  pipeline demo: {stage.name} removed {stage.removed} ({reasons})\n")
+    if done.exists():
+        stdout.write(f"  pipeline demo: {DEMO_LOG.name} already imported; 0 new prompts\n")
+        return
+    researcher = users.get("researcher")
+    run = pipeline_run_execute(
+        run=import_run_start(
+            project=project,
+            path=DEMO_LOG,
+            skip_invalid=True,
+            filters={"languages": ["en"]},
+            created_by=researcher,
+            enqueue=False,
+        )
+    )
+    for reject in run.rejects:
+        stdout.write(f"  pipeline demo: line {reject['line']} rejected: {reject['reason']}\n")
+    rewrites = pipeline_run_execute(
+        run=prompts_synthesize(
+            project=project,
+            rewrites=REWRITES,
+            limit=REWRITTEN,
+            created_by=researcher,
+            enqueue=False,
+        )
+    )
+    counts = run.counts
+    funnel = run.funnel
+    stdout.write(
+        f"  pipeline demo: {counts['rows']} log rows, {counts['rejected']} rejected, "
+        f"{funnel['total']} filtered, {funnel['kept']} kept, "
+        f"{rewrites.counts.get('rewrites', 0)} rewrites; "
+        f"{counts['prompts'] + rewrites.counts.get('rewrites', 0)} new prompts in {project.name} "
+        f"({counts['filtered']} kept as filtered, with reasons)\n"
+    )
+    if funnel["pii"]:
+        stdout.write(f"  pipeline demo: PII redacted: {funnel['pii']}\n")
+    for stage in funnel["stages"]:
+        if stage["removed"]:
+            reasons = "; ".join(sample["reason"] for sample in stage["samples"])
+            stdout.write(
+                f"  pipeline demo: {stage['name']} removed {stage['removed']} ({reasons})\n"
+            )

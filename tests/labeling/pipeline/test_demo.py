@@ -1,18 +1,29 @@
 import io
 
-from labeling.models import Prompt
+from labeling.models import PipelineRun, Prompt, PromptStatus
 from labeling.pipeline.demo import load_demo
 
 
-def test_demo_stores_what_the_funnel_keeps_once(project, owner):
+def test_demo_goes_through_the_services_and_keeps_filtered_prompts_once(project, owner):
     out = io.StringIO()
     load_demo(project=project, users={"researcher": owner}, stdout=out)
     prompts = list(Prompt.objects.filter(project=project))
-    texts = [p.messages[-1]["content"] for p in prompts]
+    active = [p for p in prompts if p.status == PromptStatus.ACTIVE]
+    filtered = [p for p in prompts if p.status == PromptStatus.FILTERED]
+    texts = [p.messages[-1]["content"] for p in active]
 
-    # 20 good log rows: the import drops 1 exact duplicate, the funnel removes 5 (a near
+    # 20 good log rows: the import collapses 1 exact duplicate, the funnel removes 5 (a near
     # duplicate, too short, a repetition loop, mojibake, German), 14 kept, + 3 x 2 rewrites.
-    assert len(prompts) == 14 + 6
+    # The 5 removed stay, filtered, with their reasons (nothing is deleted).
+    assert len(active) == 14 + 6
+    assert len(filtered) == 5
+    assert {r["filter"] for p in filtered for r in p.filter_reasons} == {
+        "near_duplicate",
+        "length",
+        "repetition",
+        "garbage",
+        "language",
+    }
     assert "hi" not in texts
     assert not any("â€" in t for t in texts)
     assert not any("Steuererklärung" in t for t in texts)
@@ -27,9 +38,11 @@ def test_demo_stores_what_the_funnel_keeps_once(project, owner):
     assert {p.meta["origin"] for p in rewrites} and len(rewrites) == 6
     report = out.getvalue()
     assert "line 21 rejected" in report
-    assert "19 filtered, 14 kept, 6 rewrites; 20 new prompts" in report
+    assert "19 filtered, 14 kept, 6 rewrites; 25 new prompts" in report
     assert "near_duplicate removed 1" in report
+    assert PipelineRun.objects.filter(project=project, created_by=owner).count() == 2
 
     load_demo(project=project, users={"researcher": owner}, stdout=out)
-    assert Prompt.objects.filter(project=project).count() == 20
+    assert Prompt.objects.filter(project=project).count() == 25
+    assert PipelineRun.objects.filter(project=project).count() == 2
     assert "0 new prompts" in out.getvalue()
