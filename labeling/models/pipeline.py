@@ -75,6 +75,16 @@ class PipelineRun(models.Model):
         return int(100 * self.done / self.total) if self.total else 0
 
     @property
+    def eta_at(self):
+        """When a running run should end, from its pace so far (None until it has one)."""
+        from django.utils import timezone
+
+        if self.finished or not self.started_at or not self.done or self.done >= self.total:
+            return None
+        elapsed = timezone.now() - self.started_at
+        return timezone.now() + elapsed * ((self.total - self.done) / self.done)
+
+    @property
     def figures(self) -> list[tuple[str, object]]:
         """The counts as (label, value) for the run page; nested ones are shown apart."""
         return [

@@ -147,3 +147,23 @@ def test_others_are_refused(client, who, project, filtered, stranger, labeler):
     assert PipelineRun.objects.count() == 1
     filtered.refresh_from_db()
     assert filtered.status == PromptStatus.FILTERED
+
+
+def test_running_run_shows_an_eta(client, owner, project):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    run = prompts_filter(project=project, enqueue=False)
+    PipelineRun.objects.filter(pk=run.pk).update(
+        status=PipelineStatus.RUNNING,
+        started_at=timezone.now() - timedelta(minutes=10),
+        done=50,
+        total=100,
+    )
+    run.refresh_from_db()
+    eta = run.eta_at - timezone.now()
+    assert timedelta(minutes=9) < eta < timedelta(minutes=11)
+    client.force_login(owner)
+    html = client.get(reverse("labeling:pipeline_run", args=[run.pk])).content.decode()
+    assert "minutes left" in html and 'hx-trigger="every 1s"' in html
