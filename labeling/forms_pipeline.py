@@ -69,9 +69,35 @@ class SynthesizeForm(forms.Form):
         help_text="Rule-based rewrites; each is a new prompt linked to its origin.",
     )
     llm_model = forms.CharField(
-        required=False, label="LLM model", help_text="Draft an answer with this model."
+        required=False, label="LLM model", help_text="The model for the LLM steps below."
     )
-    limit = forms.IntegerField(min_value=1, max_value=100_000, initial=50)
+    drafts = forms.BooleanField(
+        required=False, label="Draft answers", help_text="A demonstration draft to edit."
+    )
+    candidates = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=20,
+        initial=0,
+        label="Candidates per prompt",
+        help_text="K answers for ranking tasks.",
+    )
+    candidate_models = forms.CharField(
+        required=False,
+        label="Candidate models",
+        help_text="Comma-separated; they take the K slots in turn. Empty: the LLM model.",
+    )
+    self_instruct = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=10_000,
+        initial=0,
+        label="Self-instruct prompts per task type",
+        help_text="New prompts from seeds of each type; near copies of the pool are dropped.",
+    )
+    limit = forms.IntegerField(
+        min_value=1, max_value=100_000, initial=50, help_text="Prompts to rewrite or answer."
+    )
 
 
 class TasksForm(forms.Form):

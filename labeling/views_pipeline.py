@@ -119,7 +119,10 @@ def pipeline_stage(request: HttpRequest, pk: int, stage: str) -> HttpResponse:
                 run = prompts_synthesize(
                     project=project,
                     rewrites=data["rewrites"],
-                    drafts=bool(data["llm_model"]),
+                    drafts=data["drafts"],
+                    candidates=data["candidates"] or 0,
+                    candidate_models=(data["candidate_models"] or "").split(","),
+                    self_instruct=data["self_instruct"] or 0,
                     llm_model=data["llm_model"],
                     limit=data["limit"],
                     created_by=user,

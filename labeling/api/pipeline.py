@@ -97,6 +97,9 @@ class SynthesizeSerializer(TagSerializer):
         child=serializers.ChoiceField(choices=list(HEURISTIC_REWRITES)), required=False
     )
     drafts = serializers.BooleanField(default=False)
+    candidates = serializers.IntegerField(default=0, min_value=0, max_value=20)
+    candidate_models = serializers.ListField(child=serializers.CharField(), required=False)
+    self_instruct = serializers.IntegerField(default=0, min_value=0, max_value=10_000)
     limit = serializers.IntegerField(default=100, min_value=1, max_value=100_000)
 
 

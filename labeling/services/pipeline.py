@@ -48,7 +48,14 @@ from labeling.pipeline.records import (
     RowError,
     prompt_payload,
 )
-from labeling.pipeline.synthesis import HEURISTIC_REWRITES, answers_draft, rewrite_heuristic
+from labeling.pipeline.synthesis import (
+    HEURISTIC_REWRITES,
+    Generator,
+    answers_candidates,
+    answers_draft,
+    rewrite_heuristic,
+    self_instruct,
+)
 from labeling.pipeline.synthesis_base import RunUsage
 from labeling.pipeline.tagging import TASK_TYPES, tag_disagreements, tag_llm, tag_rules
 from labeling.services.prompts import completion_bulk_create, prompt_bulk_create
@@ -60,7 +67,10 @@ ERROR_FILE_MISSING = "The file {name} is not there any more; upload it again."
 ERROR_NOT_QUEUED = "Run {id} is {status}; only a queued run can start."
 ERROR_REJECTED = "{count} bad row(s); nothing was imported. First: line {line}: {reason}"
 ERROR_REWRITE_KIND = "Unknown rewrite {kind!r}; use one of: {kinds}."
-ERROR_NOTHING_TO_SYNTHESIZE = "Choose rewrites, or drafts with an LLM model."
+ERROR_NOTHING_TO_SYNTHESIZE = (
+    "Choose rewrites, or drafts, candidates or self-instruct prompts with an LLM model."
+)
+ERROR_SYNTH_COUNTS = "Candidates go from 0 to 20 per prompt; self-instruct from 0 to 10000."
 ERROR_TASK_KIND = "Task kind must be one of: {kinds}."
 ERROR_LIMIT = "The number of tasks must be between 1 and 100000."
 ERROR_THRESHOLD = "The near-duplicate threshold must be between 0.1 and 1."
@@ -174,29 +184,40 @@ def prompts_synthesize(
     project: Project,
     rewrites: Iterable[str] = (),
     drafts: bool = False,
+    candidates: int = 0,
+    candidate_models: Iterable[str] = (),
+    self_instruct: int = 0,
     limit: int = 100,
     llm_model: str = "",
     llm_base_url: str = "",
     created_by: AbstractBaseUser | None = None,
     enqueue: bool = True,
 ) -> PipelineRun:
-    """Heuristic rewrites of up to `limit` active prompts (new prompts linked to their origin),
-    and, with an LLM model, a drafted answer for prompts that have none."""
+    """Over up to `limit` active prompts: heuristic rewrites (new prompts linked to their
+    origin); with an LLM model, a drafted answer for prompts that have none, K `candidates`
+    (from `candidate_models` in turn, or the LLM model) for prompts with fewer, and
+    `self_instruct` new prompts per task type seeded from the project's prompts of that type."""
     kinds = list(rewrites)
     for kind in kinds:
         if kind not in HEURISTIC_REWRITES:
             raise PipelineRunError(
                 ERROR_REWRITE_KIND.format(kind=kind, kinds=", ".join(HEURISTIC_REWRITES))
             )
-    if drafts and not llm_model:
+    models = [m.strip() for m in candidate_models if m.strip()]
+    if (drafts or candidates or self_instruct) and not llm_model:
         raise PipelineRunError(ERROR_LLM_MODEL)
-    if not kinds and not drafts:
+    if not 0 <= int(candidates) <= 20 or not 0 <= int(self_instruct) <= 10_000:
+        raise PipelineRunError(ERROR_SYNTH_COUNTS)
+    if not kinds and not drafts and not candidates and not self_instruct:
         raise PipelineRunError(ERROR_NOTHING_TO_SYNTHESIZE)
     if not 1 <= int(limit) <= 100_000:
         raise PipelineRunError(ERROR_LIMIT)
     params = {
         "rewrites": kinds,
         "drafts": drafts,
+        "candidates": int(candidates),
+        "candidate_models": models,
+        "self_instruct": int(self_instruct),
         "limit": int(limit),
         **_llm_options(llm_model, llm_base_url),
     }
@@ -606,9 +627,85 @@ def _synthesize(run: PipelineRun) -> None:
             completion_bulk_create(project=project, completions=pending)
         counts["drafts"] = len(pending)
         counts["draft_failures"] = len(result.failures)
-        run.failures = [{"key": f.key, "reason": f.reason} for f in result.failures]
+        run.failures += [{"key": f.key, "reason": f.reason} for f in result.failures]
+    if params.get("candidates") and client is not None:
+        _candidates(run, client, source, parsed, counts)
+    if params.get("self_instruct") and client is not None:
+        _self_instruct(run, client, counts)
     run.done = len(source)
     run.counts = dict(counts)
+
+
+def _candidates(
+    run: PipelineRun,
+    client: LLMClient,
+    source: list[Prompt],
+    parsed: list[ParsedPrompt],
+    counts: Counter[str],
+) -> None:
+    """K candidate answers for ranking: prompts with fewer than K get the missing ones."""
+    k = run.params["candidates"]
+    have = dict(
+        Prompt.objects.filter(pk__in=[p.pk for p in source])
+        .annotate(n=Count("completions"))
+        .values_list("pk", "n")
+    )
+    needing = [p for p in parsed if have.get(p.meta["prompt_id"], 0) < k]
+    models = run.params.get("candidate_models") or [None]
+    generators = [Generator(model=m) for m in models]
+    result = answers_candidates(client, needing, generators=generators, k=k)
+    _use_usage(run, result.usage)
+    by_hash = {p.content_hash: p.meta["prompt_id"] for p in needing}
+    pending = []
+    for digest, answers in result.answers.items():
+        missing = k - have.get(by_hash[digest], 0)
+        for answer in answers[:missing]:
+            if answer.text.strip():
+                pending.append(
+                    {
+                        "prompt": by_hash[digest],
+                        "text": answer.text,
+                        "model_name": answer.model,
+                        "params": dict(answer.params),
+                        "meta": {"candidate": True},
+                    }
+                )
+    if pending:
+        completion_bulk_create(project=run.project, completions=pending)
+    counts["candidates"] = len(pending)
+    counts["candidate_failures"] = len(result.failures)
+    run.failures += [{"key": f.key, "reason": f.reason} for f in result.failures]
+
+
+def _self_instruct(run: PipelineRun, client: LLMClient, counts: Counter[str]) -> None:
+    """New prompts per task type from seeds of that type, minus those too similar to the pool."""
+    project = run.project
+    texts_by_type: dict[str, list[str]] = defaultdict(list)
+    for task_type, messages in Prompt.objects.filter(
+        project=project, status=PromptStatus.ACTIVE
+    ).values_list("task_type", "messages"):
+        texts_by_type[task_type].append(_user_text(messages))
+    pool = [t for texts in texts_by_type.values() for t in texts]
+    payloads = []
+    for task_type in _labels(project):
+        seeds = texts_by_type.get(task_type) or []
+        if not seeds:
+            continue
+        result = self_instruct(
+            client,
+            seeds=seeds[:50],
+            task_type=task_type,
+            count=run.params["self_instruct"],
+            pool=pool,
+        )
+        _use_usage(run, result.usage)
+        payloads += [prompt_payload(p) for p in result.prompts]
+        counts["self_instruct_dropped"] += len(result.dropped)
+        run.failures += [{"key": f.key, "reason": f.reason} for f in result.failures]
+    if payloads:
+        before = Prompt.objects.filter(project=project).count()
+        prompt_bulk_create(project=project, prompts=payloads)
+        counts["self_instruct"] = Prompt.objects.filter(project=project).count() - before
 
 
 def _tasks(run: PipelineRun) -> None:

@@ -305,3 +305,68 @@ def test_task_limit_is_checked(project):
 
 def test_stage_names(project):
     assert {s.value for s in PipelineStage} == {"import", "filter", "tag", "synthesize", "tasks"}
+
+
+def test_candidates_come_from_the_models_in_turn_and_failures_are_reported(project, llm_server):
+    (prompt,) = seed(project, ["Suggest a name for a hiking club."])
+
+    def answer(request):
+        if request["model"] == "broken":
+            return Reply(status=400, error_message="no such model")
+        return f"{request['model']} says: Trail Blazers"
+
+    llm_server.respond_with(answer)
+    run = pipeline_run_execute(
+        run=prompts_synthesize(
+            project=project,
+            candidates=4,
+            candidate_models=["alpha", "beta", "broken"],
+            llm_model="alpha",
+            llm_base_url=llm_server.base_url,
+            enqueue=False,
+        )
+    )
+    assert run.status == PipelineStatus.SUCCEEDED, run.error
+    answers = list(Completion.objects.filter(prompt=prompt).order_by("id"))
+    # Slots 0..3 go to alpha, beta, broken, alpha: three arrive, the failed one is reported.
+    assert sorted(a.model_name for a in answers) == ["alpha", "alpha", "beta"]
+    assert all(a.meta == {"candidate": True} for a in answers)
+    assert run.counts["candidates"] == 3 and run.counts["candidate_failures"] == 1
+    assert "no such model" in run.failures[0]["reason"]
+
+
+def test_self_instruct_adds_prompts_of_each_type_and_drops_near_copies(project, llm_server):
+    prompt_bulk_create(
+        project=project,
+        prompts=[
+            {
+                "messages": [{"role": "user", "content": "Who discovered penicillin and when?"}],
+                "task_type": "qa",
+            }
+        ],
+    )
+    llm_server.script(
+        json.dumps(
+            {
+                "prompts": [
+                    "Who discovered penicillin and when?",
+                    "Why is the sky blue during the day?",
+                ]
+            }
+        )
+    )
+    run = pipeline_run_execute(
+        run=prompts_synthesize(
+            project=project,
+            self_instruct=1,
+            llm_model="scripted",
+            llm_base_url=llm_server.base_url,
+            enqueue=False,
+        )
+    )
+    assert run.status == PipelineStatus.SUCCEEDED, run.error
+    assert run.counts["self_instruct"] == 1
+    assert run.counts["self_instruct_dropped"] == 1
+    new = Prompt.objects.get(source="synthesis:self_instruct")
+    assert new.task_type == "qa"
+    assert new.messages[-1]["content"] == "Why is the sky blue during the day?"
