@@ -466,6 +466,13 @@ def _import(run: PipelineRun) -> None:
         known_hashes.add(digest)
         verdict = funnel.check(item)
         prompt = verdict.prompt
+        if verdict.pii:
+            # Stored prompts are redacted: a re-import of one is a duplicate only after redaction.
+            redacted = prompt.content_hash
+            if redacted in known_hashes:
+                counts["duplicates"] += 1
+                continue
+            known_hashes.add(redacted)
         if prompt.task_type not in labels:
             prompt.task_type = tag_rules(prompt.text, labels=labels).task_type
             prompt.meta["tagged_by"] = "rules"

@@ -184,6 +184,19 @@ def test_reimport_adds_nothing(project, tmp_path):
     assert again.counts.get("prompts", 0) == 0
 
 
+def test_reimport_of_redacted_prompts_adds_nothing(project, tmp_path):
+    path = write_jsonl(
+        tmp_path / "pii.jsonl",
+        [{"prompt": "Please write to jane.doe@example.com about the delayed shipment."}],
+    )
+    first = run_import(project, path)
+    assert first.counts["prompts"] == 1
+    again = run_import(project, path)
+    assert again.counts["duplicates"] == 1
+    assert again.counts["kept"] == again.counts["filtered"] == again.counts["prompts"] == 0
+    assert Prompt.objects.count() == 1
+
+
 def test_unknown_format_is_refused(project, tmp_path):
     with pytest.raises(PipelineRunError) as error:
         import_run_start(project=project, path=tmp_path, format="xml", enqueue=False)
