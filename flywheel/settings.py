@@ -168,6 +168,27 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `kind` or a `status`; name each enum after its class.
+    "ENUM_NAME_OVERRIDES": {
+        f"{path.rsplit('.', 1)[1]}Enum": path
+        for path in [
+            "labeling.models.prompts.PromptStatus",
+            "labeling.models.annotations.AnnotationStatus",
+            "labeling.models.snapshots.SnapshotKind",
+            "labeling.models.snapshots.SnapshotStatus",
+            "labeling.models.pipeline.PipelineStage",
+            "labeling.models.pipeline.PipelineStatus",
+            "labeling.models.tasks.TaskKind",
+            "labeling.models.tasks.TaskStatus",
+            "labeling.models.tasks.AssignmentStatus",
+            "training.models.JobKind",
+            "training.models.JobStatus",
+            "evaluation.models.config.TemplateKind",
+            "evaluation.models.runs.RunMode",
+            "evaluation.models.runs.RunStatus",
+            "evaluation.models.runs.JudgmentStatus",
+        ]
+    },
 }
 
 # Background work: the Django Tasks API with the database backend. Queue `default` for imports,
