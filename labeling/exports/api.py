@@ -32,6 +32,11 @@ class SnapshotInSerializer(serializers.Serializer):
 
 
 class SnapshotSerializer(serializers.ModelSerializer):
+    # Plain strings in the schema: "kind" and "status" enums of other apps' models would
+    # collide by name in drf-spectacular (W001). Values: SnapshotKind, SnapshotStatus.
+    kind = serializers.CharField(read_only=True, help_text="sft, preference or prompts")
+    status = serializers.CharField(read_only=True, help_text="building, ready or failed")
+
     class Meta:
         model = DatasetSnapshot
         fields = [
