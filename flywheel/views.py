@@ -21,10 +21,21 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    projects = project_list_for_user(
-        user=request.user, roles=[Role.RESEARCHER, Role.REVIEWER]
-    ).order_by("name")
-    return render(request, "flywheel/dashboard.html", {"projects": projects})
+    projects = list(
+        project_list_for_user(user=request.user, roles=[Role.RESEARCHER, Role.REVIEWER]).order_by(
+            "name"
+        )
+    )
+    research_ids = set(
+        project_list_for_user(user=request.user, roles=[Role.RESEARCHER]).values_list(
+            "pk", flat=True
+        )
+    )
+    return render(
+        request,
+        "flywheel/dashboard.html",
+        {"projects": projects, "research_ids": research_ids},
+    )
 
 
 @require_GET

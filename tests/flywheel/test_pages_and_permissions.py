@@ -115,3 +115,24 @@ def test_openapi_schema_and_docs_are_served(client, labeler):
 
 def test_healthz(client):
     assert client.get("/healthz").content == b"ok"
+
+
+def test_dashboard_links_every_researcher_page_of_the_project(client, owner, project):
+    client.force_login(owner)
+    html = client.get("/dashboard/").content.decode()
+    for url in (
+        f"/review/projects/{project.pk}/",
+        f"/projects/{project.pk}/pipeline/",
+        "/training/",
+        f"/evaluation/projects/{project.pk}/",
+        f"/evaluation/projects/{project.pk}/agreement/",
+    ):
+        assert f'href="{url}"' in html, url
+
+
+def test_dashboard_gives_a_reviewer_only_the_review_link(client, reviewer, project):
+    client.force_login(reviewer)
+    html = client.get("/dashboard/").content.decode()
+    assert f'href="/review/projects/{project.pk}/"' in html
+    assert f'href="/projects/{project.pk}/pipeline/"' not in html
+    assert 'href="/training/"' not in html
