@@ -40,7 +40,7 @@ ERROR_INIT_TEXT = "Text initialization needs the text to initialize the virtual 
 ERROR_INIT = "Prompt tuning initialization must be 'random' or 'text'."
 ERROR_SNAPSHOT_KIND = "A {kind} job needs a {needed} snapshot; this one is {actual}."
 ERROR_SNAPSHOT_NOT_READY = "The snapshot is {status}; only a ready snapshot can be trained on."
-ERROR_KIND_NOT_YET = "{kind} training is not available yet; only SFT runs on this version."
+ERROR_KIND_NOT_YET = "{kind} training is not available yet on this version."
 ERROR_SCHEDULER = "Scheduler must be one of: {choices}."
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
@@ -232,9 +232,11 @@ def config_resolve(
     hyperparameters: dict[str, Any],
 ) -> dict[str, Any]:
     """The full config a job will run with, or a ConfigError naming the field that is wrong."""
-    if kind != JobKind.SFT:
+    from .rl_config import SNAPSHOT_KIND, rl_resolve
+
+    if kind not in SNAPSHOT_KIND:
         raise ConfigError(ERROR_KIND_NOT_YET.format(kind=JobKind(kind).label), field="kind")
-    needed = "sft"
+    needed = SNAPSHOT_KIND[kind]
     if snapshot.kind != needed:
         raise ConfigError(
             ERROR_SNAPSHOT_KIND.format(
@@ -244,10 +246,13 @@ def config_resolve(
         )
     if snapshot.status != "ready":
         raise ConfigError(ERROR_SNAPSHOT_NOT_READY.format(status=snapshot.status), field="snapshot")
+    hyperparameters = dict(hyperparameters)
+    rl = rl_resolve(kind=kind, hyperparameters=hyperparameters, project=snapshot.project)
     return {
         "kind": kind,
         "base_model": base_model,
         "snapshot": {"id": snapshot.pk, "path": snapshot.path, "hash": snapshot.content_hash},
         "peft": peft_resolve(peft_method, peft_values, base_model=base_model),
         "training": hyperparameters_resolve(hyperparameters),
+        **({"rl": rl} if kind != JobKind.SFT else {}),
     }

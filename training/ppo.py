@@ -542,8 +542,13 @@ def train_ppo(job: TrainingJob, *, callbacks: list | None = None) -> str:
     from transformers import AutoTokenizer
 
     from .models import Adapter
-    from .services import adapter_create, job_finish, job_progress, job_record
-    from .services import metric_points_record_steps
+    from .services import (
+        adapter_create,
+        job_finish,
+        job_progress,
+        job_record,
+        metric_points_record_steps,
+    )
     from .services.adapters import folder_size
     from .sft import detect_hardware, peak_memory_bytes, snapshot_load
 

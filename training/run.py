@@ -15,9 +15,31 @@ def main(argv: list[str]) -> int:
     import django
 
     django.setup()
+    from training.models import TrainingJob
     from training.sft import run_job
 
-    return run_job(job_id=int(argv[0]))
+    job_id = int(argv[0])
+    kind = TrainingJob.objects.values_list("kind", flat=True).get(pk=job_id)
+    return run_job(job_id=job_id, train=trainer_for(kind))
+
+
+def trainer_for(kind: str):
+    """The train function of a job kind (SFT: training.sft.train_sft)."""
+    if kind == "reward":
+        from training.reward import train_reward
+
+        return train_reward
+    if kind == "dpo":
+        from training.dpo import train_dpo
+
+        return train_dpo
+    if kind == "ppo":
+        from training.ppo import train_ppo
+
+        return train_ppo
+    from training.sft import train_sft
+
+    return train_sft
 
 
 if __name__ == "__main__":

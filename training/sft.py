@@ -555,7 +555,7 @@ class _Heartbeat(threading.Thread):
             connection.close()
 
 
-def run_job(*, job_id: int, callbacks: list | None = None) -> int:
+def run_job(*, job_id: int, callbacks: list | None = None, train=None) -> int:
     """Entry point of the child process; the exit code tells the worker how it went."""
     job = TrainingJob.objects.select_related("snapshot").get(pk=job_id)
     main = is_main_process()
@@ -570,7 +570,7 @@ def run_job(*, job_id: int, callbacks: list | None = None) -> int:
         heartbeat = _Heartbeat(job_id)
         heartbeat.start()
     try:
-        status = train_sft(job, callbacks=callbacks)
+        status = (train or train_sft)(job, callbacks=callbacks)
     except Exception as exc:
         traceback.print_exc()
         if main:

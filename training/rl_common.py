@@ -1,0 +1,87 @@
+"""Pieces the reward and DPO runs share with the SFT run: a callback that streams every numeric
+value TRL logs, the LoRA config for a task type, and saving the finished adapter.
+
+Worker-side code: torch, transformers, peft and trl are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .models import JobStatus, PeftMethod, TrainingJob
+
+# Keys TRL logs that are bookkeeping, not metrics to chart.
+SKIPPED_LOG_KEYS = {"epoch", "total_flos", "train_runtime", "step"}
+
+
+def build_logging_callback_class():
+    """The SFT run's JobCallback (progress, heartbeat, cancel, metric flushing), recording
+    every numeric value TRL logs: `loss`, `rewards/margins`, `eval/accuracy`..."""
+    from .sft import build_callback_class
+
+    base = build_callback_class()
+
+    class LoggingJobCallback(base):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            values = {}
+            for key, value in (logs or {}).items():
+                if key in SKIPPED_LOG_KEYS or not isinstance(value, int | float):
+                    continue
+                if key.endswith(("_runtime", "_per_second")):
+                    continue
+                if key.startswith("eval_"):
+                    key = "eval/" + key[len("eval_") :]
+                elif key == "learning_rate":
+                    key = "lr"
+                values[key] = value
+            if values and state.is_world_process_zero:
+                self._pending.append((state.global_step, values))
+                self._flush()
+
+    return LoggingJobCallback
+
+
+def build_lora_config(peft: dict[str, Any], *, task_type: str, modules_to_save=None):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=peft["r"],
+        lora_alpha=peft["lora_alpha"],
+        lora_dropout=peft["lora_dropout"],
+        target_modules=peft["target_modules"],
+        use_dora=peft.get("use_dora", False),
+        task_type=task_type,
+        modules_to_save=modules_to_save,
+    )
+
+
+def check_lora(peft: dict[str, Any], kind: str) -> None:
+    if peft["method"] not in (PeftMethod.LORA, PeftMethod.DORA, PeftMethod.QLORA):
+        raise ValueError(f"{kind} jobs train LoRA, DoRA or QLoRA adapters, not {peft['method']}.")
+
+
+def trainable_counts(model) -> tuple[int, int]:
+    if hasattr(model, "get_nb_trainable_parameters"):
+        return model.get_nb_trainable_parameters()
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+def adapter_finish(*, job: TrainingJob, trainer, tokenizer, resolved: dict) -> str:
+    """Save the trained adapter, register it and mark the job succeeded."""
+    from .services import adapter_create, job_finish, job_record
+    from .services.adapters import folder_size
+
+    adapter_dir = Path(job.output_dir) / "adapter"
+    trainer.save_model(str(adapter_dir))
+    tokenizer.save_pretrained(str(adapter_dir))
+    (adapter_dir / "flywheel.json").write_text(
+        json.dumps({"job": job.pk, "config": resolved}, indent=2, default=str)
+    )
+    job.refresh_from_db()
+    adapter_create(job=job, path=adapter_dir)
+    job_record(job_id=job.pk, adapter_size_bytes=folder_size(adapter_dir))
+    job_finish(job_id=job.pk, status=JobStatus.SUCCEEDED)
+    return JobStatus.SUCCEEDED
