@@ -20,7 +20,7 @@ def build_tiny_encoder(path: str | Path, *, vocab_size: int = 500, seed: int = 0
         special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
         show_progress=False,
     )
-    tokenizer.train_from_iterator(corpus_lines() + ["user assistant : ! ?"], trainer=trainer)
+    tokenizer.train_from_iterator([*corpus_lines(), "user assistant : ! ?"], trainer=trainer)
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]

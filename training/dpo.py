@@ -1,0 +1,116 @@
+"""The DPO run of one job: TRL's DPOTrainer on a preference snapshot.
+
+The policy is a LoRA/DoRA/QLoRA adapter on the base (an SFT model, merged or full); the
+reference is the same model with the adapter disabled (TRL does this when given a PEFT
+config and no reference model), so no second copy of the weights is loaded. Metrics are
+what TRL logs: rewards/chosen, rewards/rejected, rewards/margins, rewards/accuracies, logps.
+
+Worker-side code only: torch, transformers, peft and trl are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .models import JobStatus, PeftMethod, TrainingJob
+
+
+def build_dpo_config(job: TrainingJob, *, hardware: dict[str, Any], has_eval: bool):
+    from trl import DPOConfig
+
+    tr = job.config["training"]
+    rl = job.config["rl"]
+    peft = job.config["peft"]
+    extra: dict[str, Any] = {}
+    if peft["method"] == PeftMethod.QLORA and hardware["cuda"]:
+        extra["optim"] = peft["optim"]
+    eval_steps = tr["eval_steps"] or tr["logging_steps"]
+    return DPOConfig(
+        output_dir=str(Path(job.output_dir) / "checkpoints"),
+        beta=rl["beta"],
+        loss_type=[rl["loss_type"]],
+        learning_rate=tr["learning_rate"],
+        num_train_epochs=tr["num_train_epochs"],
+        max_steps=tr["max_steps"],
+        per_device_train_batch_size=tr["per_device_train_batch_size"],
+        per_device_eval_batch_size=tr["per_device_train_batch_size"],
+        gradient_accumulation_steps=tr["gradient_accumulation_steps"],
+        max_length=tr["max_length"],
+        warmup_steps=tr["warmup_ratio"],
+        weight_decay=tr["weight_decay"],
+        lr_scheduler_type=tr["lr_scheduler_type"],
+        logging_steps=tr["logging_steps"],
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=eval_steps if has_eval else None,
+        save_strategy="steps",
+        save_steps=tr["save_steps"],
+        save_total_limit=2,
+        seed=tr["seed"],
+        bf16=hardware["bf16"],
+        use_cpu=not hardware["cuda"],
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        **extra,
+    )
+
+
+def train_dpo(job: TrainingJob, *, callbacks: list | None = None) -> str:
+    from transformers import AutoTokenizer
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import DPOTrainer
+
+    from .rl_common import (
+        adapter_finish,
+        build_logging_callback_class,
+        build_lora_config,
+        check_lora,
+        trainable_counts,
+    )
+    from .services import job_finish, job_record
+    from .sft import detect_hardware, load_model, peak_memory_bytes, snapshot_load
+
+    hardware = detect_hardware()
+    peft = job.config["peft"]
+    check_lora(peft, "DPO")
+    tokenizer = AutoTokenizer.from_pretrained(job.base_model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    splits = snapshot_load(job.snapshot.path)
+    keep = ["prompt", "chosen", "rejected"]
+    data = {
+        n: s.remove_columns([c for c in s.column_names if c not in keep]) for n, s in splits.items()
+    }
+    has_eval = "validation" in data and len(data["validation"]) > 0
+    counts = {
+        name: {t: split["task_type"].count(t) for t in sorted(set(split["task_type"]))}
+        for name, split in splits.items()
+    }
+    args = build_dpo_config(job, hardware=hardware, has_eval=has_eval)
+    resolved = {**job.config, "hardware": hardware, "reference": "policy with adapter disabled"}
+    job_record(job_id=job.pk, data_report={"before": counts}, config=resolved, hardware=hardware)
+
+    model = load_model(job.base_model, peft, hardware)
+    trainer = DPOTrainer(
+        model=model,
+        args=args,
+        train_dataset=data["train"],
+        eval_dataset=data["validation"] if has_eval else None,
+        processing_class=tokenizer,
+        peft_config=build_lora_config(peft, task_type="CAUSAL_LM"),
+    )
+    callback = build_logging_callback_class()(job_id=job.pk, trainer=trainer)
+    trainer.add_callback(callback)
+    for extra in callbacks or []:
+        trainer.add_callback(extra)
+    trainable, total = trainable_counts(trainer.model)
+    job_record(job_id=job.pk, trainable_params=trainable, total_params=total)
+    checkpoint_dir = Path(args.output_dir)
+    resume = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
+    trainer.train(resume_from_checkpoint=resume)
+    job_record(job_id=job.pk, peak_memory_bytes=peak_memory_bytes(hardware))
+    if callback.cancelled:
+        job_finish(job_id=job.pk, status=JobStatus.CANCELLED)
+        return JobStatus.CANCELLED
+    return adapter_finish(job=job, trainer=trainer, tokenizer=tokenizer, resolved=resolved)
