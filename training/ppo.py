@@ -22,9 +22,10 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .models import JobStatus, TrainingJob
+if TYPE_CHECKING:  # the math and the trainer run without Django (bench/ppo.py)
+    from .models import TrainingJob
 
 # --------------------------------------------------------------------------- math
 
@@ -209,10 +210,13 @@ class PPOTrainer:
         self.prompts = prompts
         self.on_step = on_step
         self.device = next(policy.parameters()).device
-        params = [p for p in policy.parameters() if p.requires_grad] + [
-            p for p in value_model.parameters() if p.requires_grad
-        ]
-        self.optimizer = torch.optim.AdamW(params, lr=config.learning_rate)
+        self.optimizer = torch.optim.AdamW(
+            [
+                {"params": [p for p in policy.parameters() if p.requires_grad]},
+                {"params": [p for p in value_model.parameters() if p.requires_grad]},
+            ],
+            lr=config.learning_rate,
+        )
         self.step_count = 0
         self.generator = torch.Generator().manual_seed(config.seed)
         self.timings: dict[str, float] = {"generation": 0.0, "scoring": 0.0, "optimization": 0.0}
@@ -253,14 +257,10 @@ class PPOTrainer:
         return values[:, context_length - 1 : -1]
 
     def score(self, query_response, attention_mask):
-        """The reward model's scalar at each sequence's last real token."""
-        import torch
-
+        """The reward model's scalar per sequence: a sequence classifier pools at the last
+        non-pad token, the EOS (or the last token of a response cut at response_length)."""
         logits = self.reward_model(input_ids=query_response, attention_mask=attention_mask).logits
-        # Left-padded prompts: the last real token is the last position with mask 1.
-        positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
-        last = (positions * attention_mask).argmax(1)
-        return logits.squeeze(-1)[torch.arange(len(last)), last].float()
+        return logits.squeeze(-1).float()
 
     def rollout(self, batch: list[list[dict]]):
         import torch
@@ -376,10 +376,10 @@ class PPOTrainer:
                 loss = pg_loss + cfg.vf_coef * vf_loss
                 self.optimizer.zero_grad()
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(
-                    [p for g in self.optimizer.param_groups for p in g["params"]],
-                    cfg.max_grad_norm,
-                )
+                # Clipped apart: one joint norm would let the value loss's gradients shrink
+                # the policy's, and Adam's memory of larger steps then stalls the policy.
+                for group in self.optimizer.param_groups:
+                    torch.nn.utils.clip_grad_norm_(group["params"], cfg.max_grad_norm)
                 self.optimizer.step()
                 with torch.no_grad():
                     entropies.append(masked_mean(entropy_from_logits(logits.float()), m).item())
@@ -541,7 +541,7 @@ def load_ppo_models(*, policy_adapter, reward_adapter, hardware: dict):
 def train_ppo(job: TrainingJob, *, callbacks: list | None = None) -> str:
     from transformers import AutoTokenizer
 
-    from .models import Adapter
+    from .models import Adapter, JobStatus
     from .services import (
         adapter_create,
         job_finish,
@@ -585,12 +585,11 @@ def train_ppo(job: TrainingJob, *, callbacks: list | None = None) -> str:
             job_record(job_id=job.pk, data_report={"samples": samples_all[-20:]})
         done = step - state["start"]
         per_step = (time.monotonic() - started) / done if done else None
-        cancelled = job_progress(
-            job_id=job.pk, step=step, total_steps=config.total_steps, seconds_per_step=per_step
-        )
         for callback in callbacks or []:
             callback(step, metrics)
-        return cancelled
+        return job_progress(
+            job_id=job.pk, step=step, total_steps=config.total_steps, seconds_per_step=per_step
+        )
 
     trainer = PPOTrainer(
         config=config,
