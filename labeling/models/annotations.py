@@ -6,8 +6,11 @@ Payload shapes, by task kind (completion ids are the task's Completion primary k
                   "diff": str}  (original and diff only when a model draft was edited)
 - ranking:       {"ranking": [[id, ...], [id], ...]}  tiers best to worst; ids in one tier
                   are tied
-- pairwise:      {"choice": "a" | "b" | "tie" | "both_bad", "strength": 1 | 2 | 3 | None,
-                  "winner": id | None, "loser": id | None}  a = the task's answer at position 0
+- pairwise:      {"choice": "a" | "b" | "tie" | "both_bad", "shown_choice": same labels,
+                  "strength": 1 | 2 | 3 | None, "winner": id | None, "loser": id | None}
+                  the labeler submits a/b as shown to them (their display_order); `choice`
+                  is restated in the task's order (a = the answer at position 0) and
+                  `shown_choice` keeps what they pressed
 - rubric:        {"scores": {"<id>": {"<criterion>": int}}}
 
 Any kind may also carry "rationale": str (why the labeler answered so), kept when not empty.

@@ -318,12 +318,14 @@ def annotation_submit(
         if task.kind == TaskKind.DEMONSTRATION
         else {}
     )
+    lease = _latest_assignment(task, user)
     clean = answer_clean(
         project=task.project,
         kind=task.kind,
         completion_ids=ids,
         completion_texts=texts,
         data=data,
+        display_order=lease.display_order if lease is not None else None,
     )
     with transaction.atomic():
         existing = Annotation.objects.select_for_update().filter(task=task, annotator=user).first()

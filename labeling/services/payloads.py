@@ -84,8 +84,13 @@ def answer_clean(
     completion_ids: Sequence[int],
     completion_texts: Mapping[int, str],
     data: Any,
+    display_order: Sequence[int] | None = None,
 ) -> CleanAnswer:
     """Check a submitted answer against its task and project; return its normal form.
+
+    A pairwise "a"/"b" means the first/second answer as the labeler saw it (`display_order`,
+    the labeler's shuffled order); the normal form names the winner by completion id and
+    states `choice` in the task's own order, so labelers who saw different orders compare.
 
     Raises PayloadError with a message a labeler can act on; nothing is written here.
     """
@@ -101,7 +106,8 @@ def answer_clean(
     elif kind == TaskKind.RANKING:
         payload = {"ranking": ranking_clean(data.get("ranking"), ids, project.allow_ties)}
     elif kind == TaskKind.PAIRWISE:
-        payload = _pairwise(data, ids)
+        shown = list(display_order or [])
+        payload = _pairwise(data, ids, shown if sorted(shown) == sorted(ids) else ids)
     else:
         payload = {"scores": _rubric(data.get("scores"), ids, project)}
     rationale = data.get("rationale")
@@ -174,18 +180,25 @@ def ranking_clean(value: Any, ids: Sequence[int], allow_ties: bool) -> list[list
     return [sorted(tier) for tier in tiers]
 
 
-def _pairwise(data: Mapping, ids: list[int]) -> dict:
+def _pairwise(data: Mapping, ids: list[int], shown: list[int]) -> dict:
     if len(ids) != 2:
         raise PayloadError(ERROR_PAIRWISE_TWO.format(n=len(ids)))
-    choice = data.get("choice")
-    if choice not in CHOICES:
+    shown_choice = data.get("choice")
+    if shown_choice not in CHOICES:
         raise PayloadError(ERROR_CHOICE)
     strength = data.get("strength")
-    if strength is not None and (choice not in ("a", "b") or strength not in STRENGTHS):
+    if strength is not None and (shown_choice not in ("a", "b") or strength not in STRENGTHS):
         raise PayloadError(ERROR_STRENGTH)
-    winner = {"a": ids[0], "b": ids[1]}.get(choice)
-    loser = {"a": ids[1], "b": ids[0]}.get(choice)
-    return {"choice": choice, "strength": strength, "winner": winner, "loser": loser}
+    winner = {"a": shown[0], "b": shown[1]}.get(shown_choice)
+    loser = {"a": shown[1], "b": shown[0]}.get(shown_choice)
+    choice = shown_choice if winner is None else ("a" if winner == ids[0] else "b")
+    return {
+        "choice": choice,
+        "shown_choice": shown_choice,
+        "strength": strength,
+        "winner": winner,
+        "loser": loser,
+    }
 
 
 def _rubric(value: Any, ids: list[int], project: Project) -> dict[str, dict[str, int]]:

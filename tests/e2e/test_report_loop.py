@@ -120,12 +120,17 @@ def test_judge_run_to_human_raters_in_the_browser_to_report(
     human = Judgment.objects.filter(run=run, rater_group="human")
     assert human.count() == 12
     for annotation in Annotation.objects.filter(task__source__run=run.pk):
-        chosen = annotation.task.completions.get(pk=annotation.payload["winner"]).model_name
+        shown = {c.pk: c for c in annotation.task.completions.all()}
+        by_length = sorted(shown, key=lambda pk: len(shown[pk].text))
+        # What the rater meant: the longer answer for rater 1, the shorter for rater 2,
+        # whichever side of the page it was shown on.
+        meant = by_length[-1] if annotation.annotator == labeler else by_length[0]
+        assert annotation.payload["winner"] == meant
         assert (
             human.get(
                 rater=annotation.annotator.username, item_id=annotation.task.source["item"]
             ).winner
-            == chosen
+            == shown[meant].model_name
         )
     judge = {j.item_id: j.winner for j in Judgment.objects.filter(run=run, rater_group="judge")}
     agree = sum(judge[j.item_id] == j.winner for j in human)

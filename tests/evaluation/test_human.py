@@ -44,12 +44,10 @@ def _answer_all(project, user, choose):
 
 def _prefer(model):
     def choose(task, models, assignment):
-        ids = [
-            tc.completion_id for tc in sorted(task.task_completions.all(), key=lambda t: t.position)
-        ]
-        # choice "a" is the task's answer at position 0, whatever order the rater saw.
+        # The rater presses the letter of the answer as shown to them (their display order).
+        shown = assignment.display_order
         return {
-            "choice": "a" if models[ids[0]] == model else "b",
+            "choice": "a" if models[shown[0]] == model else "b",
             "rationale": f"{model} is better",
         }
 
@@ -79,14 +77,10 @@ def test_full_loop_judge_run_to_human_tasks_to_report(
     # The judge prefers the longer answer (alpha on writing, beta on math). Rater 1 agrees with
     # the judge on every item; rater 2 always prefers alpha.
     def like_judge(task, models, assignment):
-        ids = [
-            tc.completion_id for tc in sorted(task.task_completions.all(), key=lambda t: t.position)
-        ]
-        texts = {
-            c: tc.completion.text for tc in task.task_completions.all() for c in [tc.completion_id]
-        }
-        longer = max(ids, key=lambda c: len(texts[c]))
-        return {"choice": "a" if longer == ids[0] else "b"}
+        shown = assignment.display_order
+        texts = {tc.completion_id: tc.completion.text for tc in task.task_completions.all()}
+        longer = max(shown, key=lambda c: len(texts[c]))
+        return {"choice": "a" if longer == shown[0] else "b"}
 
     assert _answer_all(project, raters[0], like_judge) == 6
     assert _answer_all(project, raters[1], _prefer("alpha")) == 6

@@ -61,7 +61,13 @@ def test_pairwise_choice_on_a_ranking_task_is_refused():
 
 def test_pairwise_records_winner_loser_and_strength():
     answer = clean("pairwise", {"choice": "b", "strength": 3}, ids=(5, 7))
-    assert answer.payload == {"choice": "b", "strength": 3, "winner": 7, "loser": 5}
+    assert answer.payload == {
+        "choice": "b",
+        "shown_choice": "b",
+        "strength": 3,
+        "winner": 7,
+        "loser": 5,
+    }
     assert payloads.pairwise_to_pair(answer.payload) == (7, 5, 3.0)
     tie = clean("pairwise", {"choice": "tie"}, ids=(5, 7)).payload
     assert payloads.pairwise_to_pair(tie) is None
@@ -69,6 +75,31 @@ def test_pairwise_records_winner_loser_and_strength():
         clean("pairwise", {"choice": "tie", "strength": 2}, ids=(5, 7))
     with pytest.raises(PayloadError, match="`choice` must be one of"):
         clean("pairwise", {"choice": "A"}, ids=(5, 7))
+
+
+def test_pairwise_letters_mean_the_order_the_labeler_saw():
+    """A labeler shown (7, 5) who presses "a" picked 7: the winner is 7 and `choice`,
+    restated in the task's order (5, 7), is "b" — so labelers who saw different orders
+    agree when they pick the same answer."""
+    answer = answer_clean(
+        project=_project(),
+        kind="pairwise",
+        completion_ids=[5, 7],
+        completion_texts={},
+        data={"choice": "a", "strength": 2},
+        display_order=[7, 5],
+    )
+    assert answer.payload["winner"] == 7 and answer.payload["loser"] == 5
+    assert (answer.payload["choice"], answer.payload["shown_choice"]) == ("b", "a")
+    tie = answer_clean(
+        project=_project(),
+        kind="pairwise",
+        completion_ids=[5, 7],
+        completion_texts={},
+        data={"choice": "tie"},
+        display_order=[7, 5],
+    )
+    assert tie.payload["choice"] == "tie" and tie.payload["winner"] is None
 
 
 def test_rubric_scores_off_the_scale_or_missing_are_refused():

@@ -31,6 +31,11 @@ def coders(make_user, project):
 def answer(project, user, task, data, rng=None):
     lease = assignment_claim(project=project, user=user, rng=rng)
     assert lease.task_id == task.pk
+    if data.get("choice") in ("a", "b"):
+        # Tests state pairwise choices in the task's order; the labeler presses the letter of
+        # the answer as it was shown to them.
+        wanted = answer_ids(task)["ab".index(data["choice"])]
+        data = {**data, "choice": "ab"[lease.display_order.index(wanted)]}
     return annotation_submit(task=task, user=user, data=data)
 
 
@@ -123,11 +128,12 @@ def test_per_annotator_gold_skip_time_and_position_bias(project, coders):
         lease = assignment_claim(project=project, user=ann, rng=ann_rng)
         first = lease.display_order[0]
         first_shown_a += first == answer_ids(task)[0]
-        choice = "a" if first == answer_ids(task)[0] else "b"
-        annotation_submit(task=task, user=ann, data={"choice": choice, "time_spent_ms": 1000})
-        # bob knows the right answer.
-        assignment_claim(project=project, user=bob, rng=bob_rng)
-        annotation_submit(task=task, user=bob, data={"choice": "a", "time_spent_ms": 3000})
+        # Letters are as shown: pressing "a" picks the answer shown first.
+        annotation_submit(task=task, user=ann, data={"choice": "a", "time_spent_ms": 1000})
+        # bob knows the right answer (the gold's, the task's first answer), wherever it shows.
+        bob_lease = assignment_claim(project=project, user=bob, rng=bob_rng)
+        bob_letter = "ab"[bob_lease.display_order.index(answer_ids(task)[0])]
+        annotation_submit(task=task, user=bob, data={"choice": bob_letter, "time_spent_ms": 3000})
     (plain,) = make_tasks(project, kind="pairwise", answers=2, tag="plain ")
     assignment_claim(project=project, user=cat)
     annotation_skip(task=plain, user=cat, reason="off topic")
