@@ -20,6 +20,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 at its production cost spends seconds per user on a shared 2-core runner; tests
+    # make many users and never test hashing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_user(db):
     def make(username: str, *, superuser: bool = False, staff: bool = False):

@@ -79,9 +79,3 @@ def make_config(project, llm_server):
 def _fewer_bootstrap_resamples(settings):
     # Intervals are checked for shape, not precision; 200 resamples keep the suite fast.
     settings.FLYWHEEL_EVAL_BOOTSTRAP_RESAMPLES = 200
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Every test makes three or four users; PBKDF2 would cost more than the test itself.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

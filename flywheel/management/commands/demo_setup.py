@@ -23,6 +23,7 @@ DEMO_LOADERS = [
     "labeling.exports.demo.load_demo",  # SFT and preference snapshots from the annotations
     "training.demo.load_demo",  # a tiny model and a finished tiny SFT LoRA job
     "evaluation.demo.load_demo",  # MT-Bench questions, two models' answers, a judged run
+    "evaluation.demo_agreement.load_demo",  # real MT-Bench human vs GPT-4 agreement reports
 ]
 
 DEMO_GUIDELINES = """\

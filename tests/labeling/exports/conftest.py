@@ -13,7 +13,6 @@ from labeling.services import (
 @pytest.fixture(autouse=True)
 def _artifacts(settings, tmp_path):
     settings.FLYWHEEL_ARTIFACT_DIR = tmp_path / "artifacts"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
