@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
 from .diagnostics import job_diagnostics
+from .lineage import job_lineage
 from .models import TrainingJob
 from .selectors import (
     adapter_list_for_job,
@@ -43,6 +44,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "diagnostics": job_diagnostics(job=job, series=series),
         "report_rows": data_report_rows(job=job),
         "adapters": list(adapter_list_for_job(job=job)),
+        "lineage": job_lineage(job=job) if job.kind != "sft" else [],
         "trainable_percent": 100 * job.trainable_params / job.total_params
         if job.trainable_params and job.total_params
         else None,
