@@ -32,6 +32,7 @@ class Sampling:
     temperature: float = 0.7
     top_p: float = 1.0
     seed: int = 0
+    min_new_tokens: int = 0
 
 
 class AdapterSwitcher:
@@ -73,6 +74,7 @@ class AdapterSwitcher:
             out = model.generate(
                 **inputs,
                 max_new_tokens=sampling.max_new_tokens,
+                min_new_tokens=sampling.min_new_tokens or None,
                 do_sample=sampling.temperature > 0,
                 temperature=sampling.temperature if sampling.temperature > 0 else None,
                 top_p=sampling.top_p,
