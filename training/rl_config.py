@@ -22,10 +22,19 @@ SNAPSHOT_KIND = {
     JobKind.REWARD: "preference",
     JobKind.DPO: "preference",
     JobKind.PPO: "prompts",
+    JobKind.GRPO: "prompts",
 }
 DPO_LOSS_TYPES = ("sigmoid", "hinge", "ipo", "robust")
 
+ONLINE_DEFAULTS: dict[str, Any] = {
+    "kl_coef": 0.04,
+    "response_length": 32,
+    "temperature": 1.0,
+    "num_generations": 4,
+}
+
 DEFAULTS: dict[str, dict[str, Any]] = {
+    JobKind.GRPO: ONLINE_DEFAULTS,
     JobKind.REWARD: {"long_pairs": "drop", "center_rewards_coefficient": 0.0},
     JobKind.DPO: {"beta": 0.1, "loss_type": "sigmoid"},
     JobKind.PPO: {
@@ -67,6 +76,22 @@ def _adapter(values: dict, key: str, *, kind: str, what: str, needed: str, proje
     return adapter.pk
 
 
+ONLINE_KINDS = (JobKind.GRPO,)
+
+
+def _adapters(values: dict, *, kind: str, project) -> dict[str, int]:
+    return {
+        "policy_adapter": _adapter(
+            values, "policy_adapter", kind=kind, what="the SFT policy", needed="sft",
+            project=project,
+        ),
+        "reward_adapter": _adapter(
+            values, "reward_adapter", kind=kind, what="the reward model", needed="reward",
+            project=project,
+        ),
+    }  # fmt: skip
+
+
 def rl_resolve(*, kind: str, hyperparameters: dict[str, Any], project) -> dict[str, Any]:
     """Pop the kind's own settings out of `hyperparameters` and return them resolved."""
     defaults = DEFAULTS.get(kind, {})
@@ -83,6 +108,15 @@ def rl_resolve(*, kind: str, hyperparameters: dict[str, Any], project) -> dict[s
             raise ConfigError(
                 ERROR_LOSS_TYPE.format(choices=", ".join(DPO_LOSS_TYPES)), field="loss_type"
             )
+    elif kind in ONLINE_KINDS:
+        values.update(_adapters(values, kind=JobKind(kind).label, project=project))
+        values["kl_coef"] = _number(values, "kl_coef", name="KL coefficient", minimum=-1e-12)
+        values["temperature"] = _number(values, "temperature", name="Temperature", minimum=0)
+        for key, name in (
+            ("response_length", "Response length"),
+            ("num_generations", "Generations per prompt"),
+        ):
+            values[key] = _number(values, key, name=name, minimum=0, cast=int)
     elif kind == JobKind.PPO:
         values["policy_adapter"] = _adapter(
             values, "policy_adapter", kind="PPO", what="the SFT policy", needed="sft",

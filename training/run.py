@@ -37,6 +37,10 @@ def trainer_for(kind: str):
         from training.ppo import train_ppo
 
         return train_ppo
+    if kind in ("grpo", "rloo"):
+        from training.online import train_online
+
+        return train_online
     from training.sft import train_sft
 
     return train_sft

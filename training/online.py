@@ -1,0 +1,101 @@
+"""GRPO and RLOO runs: TRL's online trainers on a prompts snapshot, with a trained reward model
+as the reward function. The policy starts from an SFT job's adapter (trainable); with beta > 0
+the reference is that model with the adapter disabled. Metrics are what TRL logs (reward,
+reward_std, kl, entropy, completion lengths, clip ratios).
+
+Worker-side code only: torch, transformers, peft and trl are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .models import JobKind, JobStatus, TrainingJob
+
+
+def build_online_config(job: TrainingJob, *, hardware: dict[str, Any]):
+    from trl import GRPOConfig, RLOOConfig
+
+    tr, rl = job.config["training"], job.config["rl"]
+    config_class = GRPOConfig if job.kind == JobKind.GRPO else RLOOConfig
+    return config_class(
+        output_dir=str(Path(job.output_dir) / "checkpoints"),
+        learning_rate=tr["learning_rate"],
+        num_train_epochs=tr["num_train_epochs"],
+        max_steps=tr["max_steps"],
+        per_device_train_batch_size=tr["per_device_train_batch_size"],
+        gradient_accumulation_steps=tr["gradient_accumulation_steps"],
+        num_generations=rl["num_generations"],
+        max_completion_length=rl["response_length"],
+        temperature=rl["temperature"],
+        beta=rl["kl_coef"],
+        logging_steps=tr["logging_steps"],
+        save_strategy="steps",
+        save_steps=tr["save_steps"],
+        save_total_limit=2,
+        seed=tr["seed"],
+        bf16=hardware["bf16"],
+        use_cpu=not hardware["cuda"],
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+
+
+def train_online(job: TrainingJob, *, callbacks: list | None = None) -> str:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import GRPOTrainer, RLOOTrainer
+
+    from .models import Adapter
+    from .reward import load_reward_model
+    from .rl_common import adapter_finish, build_logging_callback_class, trainable_counts
+    from .services import job_finish, job_record
+    from .sft import detect_hardware, peak_memory_bytes, snapshot_load
+
+    hardware = detect_hardware()
+    rl = job.config["rl"]
+    policy_adapter = Adapter.objects.get(pk=rl["policy_adapter"])
+    reward_adapter = Adapter.objects.get(pk=rl["reward_adapter"])
+    dtype = torch.bfloat16 if hardware["bf16"] else torch.float32
+    tokenizer = AutoTokenizer.from_pretrained(policy_adapter.path)
+    base = AutoModelForCausalLM.from_pretrained(policy_adapter.base_model, dtype=dtype)
+    policy = PeftModel.from_pretrained(base, policy_adapter.path, is_trainable=True)
+    reward = load_reward_model(reward_adapter.path, reward_adapter.base_model, dtype=dtype)
+    reward = reward.merge_and_unload()
+    reward_tokenizer = AutoTokenizer.from_pretrained(reward_adapter.path)
+    prompts = snapshot_load(job.snapshot.path)["train"].select_columns(["prompt"])
+    args = build_online_config(job, hardware=hardware)
+    resolved = {**job.config, "hardware": hardware, "reference": "policy with adapter disabled"}
+    job_record(
+        job_id=job.pk,
+        config=resolved,
+        hardware=hardware,
+        data_report={"before": {"train": {"prompts": len(prompts)}}},
+    )
+    trainer_class = GRPOTrainer if job.kind == JobKind.GRPO else RLOOTrainer
+    trainer = trainer_class(
+        model=policy,
+        reward_funcs=reward,
+        args=args,
+        train_dataset=prompts,
+        processing_class=tokenizer,
+        reward_processing_classes=reward_tokenizer,
+    )
+    callback = build_logging_callback_class()(job_id=job.pk, trainer=trainer)
+    trainer.add_callback(callback)
+    for extra in callbacks or []:
+        trainer.add_callback(extra)
+    trainable, total = trainable_counts(trainer.model)
+    job_record(job_id=job.pk, trainable_params=trainable, total_params=total)
+    checkpoint_dir = Path(args.output_dir)
+    resume = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
+    trainer.train(resume_from_checkpoint=resume)
+    job_record(job_id=job.pk, peak_memory_bytes=peak_memory_bytes(hardware))
+    if callback.cancelled:
+        job_finish(job_id=job.pk, status=JobStatus.CANCELLED)
+        return JobStatus.CANCELLED
+    return adapter_finish(job=job, trainer=trainer, tokenizer=tokenizer, resolved=resolved)
