@@ -14,6 +14,7 @@ class JobKind(models.TextChoices):
     PPO = "ppo", "PPO"
     DPO = "dpo", "DPO"
     GRPO = "grpo", "GRPO"
+    RLOO = "rloo", "RLOO"
 
 
 class PeftMethod(models.TextChoices):

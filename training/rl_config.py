@@ -23,6 +23,7 @@ SNAPSHOT_KIND = {
     JobKind.DPO: "preference",
     JobKind.PPO: "prompts",
     JobKind.GRPO: "prompts",
+    JobKind.RLOO: "prompts",
 }
 DPO_LOSS_TYPES = ("sigmoid", "hinge", "ipo", "robust")
 
@@ -35,6 +36,7 @@ ONLINE_DEFAULTS: dict[str, Any] = {
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     JobKind.GRPO: ONLINE_DEFAULTS,
+    JobKind.RLOO: ONLINE_DEFAULTS,
     JobKind.REWARD: {"long_pairs": "drop", "center_rewards_coefficient": 0.0},
     JobKind.DPO: {"beta": 0.1, "loss_type": "sigmoid"},
     JobKind.PPO: {
@@ -76,7 +78,7 @@ def _adapter(values: dict, key: str, *, kind: str, what: str, needed: str, proje
     return adapter.pk
 
 
-ONLINE_KINDS = (JobKind.GRPO,)
+ONLINE_KINDS = (JobKind.GRPO, JobKind.RLOO)
 
 
 def _adapters(values: dict, *, kind: str, project) -> dict[str, int]:

@@ -14,7 +14,7 @@ from .test_ppo import chain  # noqa: F401  (the chain fixture)
 pytestmark = [pytest.mark.training, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.mark.parametrize("kind", ["grpo"])
+@pytest.mark.parametrize("kind", ["grpo", "rloo"])
 def test_online_trainer_runs_with_the_reward_model(
     project,
     owner,
