@@ -56,6 +56,23 @@ def build_dpo_config(job: TrainingJob, *, hardware: dict[str, Any], has_eval: bo
     )
 
 
+def dpo_length_report(rows, *, tokenizer, max_length: int) -> dict[str, dict[str, int]]:
+    """Pairs per task type, and how many TRL will truncate (prompt + longer answer over
+    max_length). TRL's DPO truncates; it drops nothing."""
+    report: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts = report.setdefault(row["task_type"], {"rows": 0, "truncated": 0, "dropped": 0})
+        counts["rows"] += 1
+        longest = max(
+            len(tokenizer.apply_chat_template(list(row["prompt"]) + list(row[side]), tokenize=True,
+                                              return_dict=True)["input_ids"])
+            for side in ("chosen", "rejected")
+        )  # fmt: skip
+        if longest > max_length:
+            counts["truncated"] += 1
+    return dict(sorted(report.items()))
+
+
 def train_dpo(job: TrainingJob, *, callbacks: list | None = None) -> str:
     from transformers import AutoTokenizer
     from transformers.trainer_utils import get_last_checkpoint
@@ -84,7 +101,9 @@ def train_dpo(job: TrainingJob, *, callbacks: list | None = None) -> str:
     }
     has_eval = "validation" in data and len(data["validation"]) > 0
     counts = {
-        name: {t: split["task_type"].count(t) for t in sorted(set(split["task_type"]))}
+        name: dpo_length_report(
+            split, tokenizer=tokenizer, max_length=job.config["training"]["max_length"]
+        )
         for name, split in splits.items()
     }
     args = build_dpo_config(job, hardware=hardware, has_eval=has_eval)

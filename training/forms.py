@@ -24,6 +24,22 @@ PEFT_FIELDS = [
 ]
 
 
+RL_FIELDS = [
+    "policy_adapter",
+    "reward_adapter",
+    "beta",
+    "loss_type",
+    "long_pairs",
+    "kl_coef",
+    "response_length",
+    "temperature",
+    "num_ppo_epochs",
+    "mini_batch_size",
+    "missing_eos_penalty",
+    "num_generations",
+]
+
+
 class TrainingJobForm(forms.ModelForm):
     learning_rate = forms.FloatField(
         initial=DEFAULT_HYPERPARAMETERS["learning_rate"],
@@ -68,6 +84,28 @@ class TrainingJobForm(forms.ModelForm):
         required=False, help_text="Text the virtual tokens start from (init = from text)."
     )
 
+    # Reward, DPO, PPO, GRPO and RLOO settings (training/rl_config.py); blank = the default.
+    policy_adapter = forms.IntegerField(
+        required=False, help_text="PPO/GRPO/RLOO: id of the SFT adapter to start from."
+    )
+    reward_adapter = forms.IntegerField(
+        required=False, help_text="PPO/GRPO/RLOO: id of the reward model adapter."
+    )
+    beta = forms.FloatField(required=False, help_text="DPO beta (default 0.1).")
+    loss_type = forms.CharField(required=False, help_text="DPO loss: sigmoid, hinge, ipo, robust.")
+    long_pairs = forms.ChoiceField(
+        required=False,
+        choices=[("", "—"), ("drop", "drop (TRL)"), ("truncate", "truncate")],
+        help_text="Reward: pairs longer than max length.",
+    )
+    kl_coef = forms.FloatField(required=False, help_text="PPO/GRPO/RLOO KL coefficient.")
+    response_length = forms.IntegerField(required=False, help_text="Tokens per sampled response.")
+    temperature = forms.FloatField(required=False)
+    num_ppo_epochs = forms.IntegerField(required=False, label="PPO epochs")
+    mini_batch_size = forms.IntegerField(required=False, label="PPO minibatch size")
+    missing_eos_penalty = forms.FloatField(required=False)
+    num_generations = forms.IntegerField(required=False, help_text="GRPO/RLOO group size.")
+
     class Meta:
         model = TrainingJob
         fields = ["project", "name", "kind", "base_model", "snapshot", "peft_method"]
@@ -83,7 +121,11 @@ class TrainingJobForm(forms.ModelForm):
         return {k: self.cleaned_data.get(k) for k in PEFT_FIELDS}
 
     def hyperparameters(self) -> dict[str, Any]:
-        return {k: self.cleaned_data.get(k) for k in HYPER_FIELDS}
+        values = {k: self.cleaned_data.get(k) for k in HYPER_FIELDS}
+        for key in RL_FIELDS:
+            if self.cleaned_data.get(key) not in (None, ""):
+                values[key] = self.cleaned_data[key]
+        return values
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

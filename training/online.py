@@ -74,7 +74,7 @@ def train_online(job: TrainingJob, *, callbacks: list | None = None) -> str:
         job_id=job.pk,
         config=resolved,
         hardware=hardware,
-        data_report={"before": {"train": {"prompts": len(prompts)}}},
+        data_report={"prompts": {"train": len(prompts)}},
     )
     trainer_class = GRPOTrainer if job.kind == JobKind.GRPO else RLOOTrainer
     trainer = trainer_class(

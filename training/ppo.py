@@ -571,7 +571,7 @@ def train_ppo(job: TrainingJob, *, callbacks: list | None = None) -> str:
         hardware=hardware,
         trainable_params=trainable,
         total_params=total,
-        data_report={"before": {"train": {"prompts": len(prompts)}}},
+        data_report={"prompts": {"train": len(prompts)}},
     )
     samples_all: list[dict] = []
     started = time.monotonic()
@@ -582,7 +582,10 @@ def train_ppo(job: TrainingJob, *, callbacks: list | None = None) -> str:
         metric_points_record_steps(job_id=job.pk, steps=[(step, metrics)])
         if samples:
             samples_all.extend(samples)
-            job_record(job_id=job.pk, data_report={"samples": samples_all[-20:]})
+            job_record(
+                job_id=job.pk,
+                data_report={"prompts": {"train": len(prompts)}, "samples": samples_all[-20:]},
+            )
         done = step - state["start"]
         per_step = (time.monotonic() - started) / done if done else None
         for callback in callbacks or []:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from training.config import ConfigError
 from training.models import Adapter, JobStatus
@@ -13,7 +14,7 @@ from .rl_helpers import make_rl_job, preference_snapshot, run
 pytestmark = [pytest.mark.training, pytest.mark.django_db(transaction=True)]
 
 
-def test_dpo_margins_rise_and_adapter_is_saved(project, owner, tiny_model):
+def test_dpo_margins_rise_and_adapter_is_saved(client, project, owner, tiny_model):
     snapshot = preference_snapshot(project)
     job = make_rl_job(
         project=project, owner=owner, kind="dpo", base_model=tiny_model, snapshot=snapshot,
@@ -27,6 +28,10 @@ def test_dpo_margins_rise_and_adapter_is_saved(project, owner, tiny_model):
     assert margins[0] == pytest.approx(0.0, abs=1e-3)  # policy == reference at step 1
     assert sum(margins[-3:]) / 3 > 0.05
     assert "rewards/accuracies" in metric_series(job=job)
+    assert job.data_report["before"]["train"]["qa"] == {"rows": 6, "truncated": 0, "dropped": 0}
+    client.force_login(owner)
+    page = client.get(reverse("training:job-detail", args=[job.pk]))
+    assert page.status_code == 200 and "Lineage" in page.content.decode()
     adapter = Adapter.objects.get(job=job)
     assert (adapter.path and job.trainable_params) and job.trainable_params < job.total_params
 

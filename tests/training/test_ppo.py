@@ -4,6 +4,7 @@ and Flywheel's own PPO against it."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from training.config import ConfigError
 from training.models import Adapter, JobStatus, TrainingJob
@@ -55,7 +56,7 @@ def ppo_job(project, owner, tiny_model, chain, **hp):
     )  # fmt: skip
 
 
-def test_ppo_mean_reward_rises_on_a_toy_reward(project, owner, tiny_model, chain):
+def test_ppo_mean_reward_rises_on_a_toy_reward(client, project, owner, tiny_model, chain):
     job = run(
         ppo_job(
             project,
@@ -81,6 +82,10 @@ def test_ppo_mean_reward_rises_on_a_toy_reward(project, owner, tiny_model, chain
     assert job.data_report["samples"] and job.data_report["samples"][0]["step"] == 2
     adapter = Adapter.objects.get(job=job)
     assert adapter.base_model == tiny_model
+    assert job.data_report["prompts"] == {"train": 9}
+    client.force_login(owner)
+    page = client.get(reverse("training:job-detail", args=[job.pk]))
+    assert page.status_code == 200 and "Lineage" in page.content.decode()
 
 
 def test_ppo_cancel_then_resume_continues_the_count(project, owner, tiny_model, chain):
