@@ -1,0 +1,27 @@
+"""The RLHF demo loader: reward, DPO, PPO and generated ranking tasks; a second load adds
+nothing."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from labeling.models import Task
+from training.models import JobStatus, TrainingJob
+
+pytestmark = [pytest.mark.training, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_demo_closes_the_loop_once(project, owner, settings, tmp_path):
+    from training.rlhf_demo import load_demo
+
+    settings.FLYWHEEL_ARTIFACT_DIR = str(tmp_path)
+    load_demo(project=project, users={"researcher": owner}, stdout=io.StringIO())
+    kinds = dict(TrainingJob.objects.filter(project=project).values_list("kind", "status"))
+    assert kinds == {k: JobStatus.SUCCEEDED for k in ("sft", "reward", "dpo", "ppo")}
+    tasks = Task.objects.filter(project=project, kind="ranking").count()
+    assert tasks == 3
+    load_demo(project=project, users={"researcher": owner}, stdout=io.StringIO())
+    assert TrainingJob.objects.filter(project=project).count() == 4
+    assert Task.objects.filter(project=project, kind="ranking").count() == tasks
