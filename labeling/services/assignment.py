@@ -318,14 +318,21 @@ def annotation_submit(
         if task.kind == TaskKind.DEMONSTRATION
         else {}
     )
-    lease = _latest_assignment(task, user)
+    # The order this labeler was shown gives pairwise letters their meaning; read without a
+    # lock, since cleaning happens before the transaction (nothing is written here).
+    shown = (
+        Assignment.objects.filter(task=task, user=user)
+        .order_by("-pk")
+        .values_list("display_order", flat=True)
+        .first()
+    )
     clean = answer_clean(
         project=task.project,
         kind=task.kind,
         completion_ids=ids,
         completion_texts=texts,
         data=data,
-        display_order=lease.display_order if lease is not None else None,
+        display_order=shown,
     )
     with transaction.atomic():
         existing = Annotation.objects.select_for_update().filter(task=task, annotator=user).first()

@@ -226,7 +226,9 @@ def test_pairwise_by_keys_rubric_by_grid_and_a_skip(page, screenshot_dir, projec
     page.keyboard.press("Control+Enter")
     page.wait_for_selector('#work[data-kind="rubric"]')
     annotation = Annotation.objects.get(task=pair)
-    assert annotation.payload["choice"] == "b" and annotation.payload["strength"] == 3
+    # "2" picks the answer shown second, whichever of the task's answers that was.
+    assert annotation.payload["shown_choice"] == "b" and annotation.payload["strength"] == 3
+    assert annotation.payload["winner"] == annotation.display_order[1]
     assert annotation.payload["rationale"] == "B explains more."
 
     assert page.locator(".reference .prose code").inner_text() == "sorted"

@@ -8,6 +8,7 @@ from labeling.services import (
     prompt_bulk_create,
     task_bulk_create,
 )
+from tests.labeling.factories import answer_ids
 
 
 @pytest.fixture(autouse=True)
@@ -57,4 +58,9 @@ def tasks_for(project, *, kind, task_types, answers=3, required=1, tag=""):
 def answer(project, user, task, data):
     lease = assignment_claim(project=project, user=user)
     assert lease.task_id == task.pk
+    if data.get("choice") in ("a", "b"):
+        # Tests state pairwise choices in the task's order; the labeler presses the letter of
+        # that answer as it was shown to them.
+        wanted = answer_ids(task)["ab".index(data["choice"])]
+        data = {**data, "choice": "ab"[lease.display_order.index(wanted)]}
     return annotation_submit(task=task, user=user, data=data)
