@@ -165,6 +165,9 @@ def completion_bulk_create(
         if int(item["prompt"]) not in known:
             raise PromptError(ERROR_PROMPT_OTHER_PROJECT.format(id=item["prompt"]))
         text = item.get("text")
+        if isinstance(text, str):
+            # PostgreSQL text cannot hold NUL; sampled model output sometimes contains it.
+            text = text.replace("\x00", "")
         if not isinstance(text, str) or not text.strip():
             raise PromptError(ERROR_COMPLETION_TEXT.format(index=index))
         rows.append(

@@ -3,6 +3,7 @@ this exercises FOR UPDATE SKIP LOCKED; on SQLite the serialised IMMEDIATE transa
 
 import random
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -51,6 +52,13 @@ def test_concurrent_claims_and_submits_respect_overlap_and_lose_nothing(
             while True:
                 lease = assignment_claim(project=project, user=user, rng=rng)
                 if lease is None:
+                    # Nothing free now; a slot may still open when another labeler skips a
+                    # task they hold, so stop only once nobody holds a lease.
+                    if Assignment.objects.filter(
+                        project=project, status=AssignmentStatus.ACTIVE
+                    ).exists():
+                        time.sleep(0.02)
+                        continue
                     break
                 task = Task.objects.select_related("project").get(pk=lease.task_id)
                 if rng.random() < 0.15:
