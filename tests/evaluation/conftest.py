@@ -79,3 +79,23 @@ def make_config(project, llm_server):
 def _fewer_bootstrap_resamples(settings):
     # Intervals are checked for shape, not precision; 200 resamples keep the suite fast.
     settings.FLYWHEEL_EVAL_BOOTSTRAP_RESAMPLES = 200
+
+
+@pytest.fixture
+def finished_run(project, eval_set, make_config, llm_server):
+    """A finished baseline run (alpha vs beta) judged by a judge that prefers the longer answer."""
+    from evaluation.services import eval_run_create, eval_run_execute
+    from tests.evaluation.test_runner import longer_judge
+
+    llm_server.respond_with(longer_judge)
+    run = eval_run_create(
+        project=project,
+        eval_set=eval_set,
+        judge_config=make_config(),
+        name="alpha vs beta",
+        mode="baseline",
+        models=["alpha"],
+        baseline="beta",
+        start=False,
+    )
+    return eval_run_execute(run_id=run.pk)

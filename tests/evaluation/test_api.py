@@ -10,10 +10,9 @@ from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 
 from evaluation.models import EvalRun, EvalSet, JudgeConfig, JudgeTemplate
-from evaluation.services import eval_run_create, eval_run_execute
+from evaluation.services import eval_run_create
 from evaluation.services.configs import ERROR_UNKNOWN_VARIABLE
 from evaluation.services.runs import ERROR_BASELINE
-from tests.evaluation.test_runner import longer_judge
 
 DATA = Path(__file__).resolve().parents[2] / "evaluation" / "data" / "mt_bench"
 
@@ -23,22 +22,6 @@ def api(owner):
     client = APIClient()
     client.force_authenticate(owner)
     return client
-
-
-@pytest.fixture
-def finished_run(project, eval_set, make_config, llm_server):
-    llm_server.respond_with(longer_judge)
-    run = eval_run_create(
-        project=project,
-        eval_set=eval_set,
-        judge_config=make_config(),
-        name="api run",
-        mode="baseline",
-        models=["alpha"],
-        baseline="beta",
-        start=False,
-    )
-    return eval_run_execute(run_id=run.pk)
 
 
 def test_mt_bench_import_through_the_api(api, project):

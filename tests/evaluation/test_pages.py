@@ -11,27 +11,10 @@ import pytest
 from django.urls import reverse
 
 from evaluation.models import EvalRun, Judgment, RunStatus
-from evaluation.services import eval_run_create, eval_run_execute
+from evaluation.services import eval_run_create
 from labeling.models import Role
 from labeling.services import membership_set
 from tests.conftest import PASSWORD
-from tests.evaluation.test_runner import longer_judge
-
-
-@pytest.fixture
-def finished_run(project, eval_set, make_config, llm_server):
-    llm_server.respond_with(longer_judge)
-    run = eval_run_create(
-        project=project,
-        eval_set=eval_set,
-        judge_config=make_config(),
-        name="alpha vs beta",
-        mode="baseline",
-        models=["alpha"],
-        baseline="beta",
-        start=False,
-    )
-    return eval_run_execute(run_id=run.pk)
 
 
 @pytest.fixture
