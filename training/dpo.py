@@ -13,46 +13,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .models import JobStatus, PeftMethod, TrainingJob
+from .models import JobStatus, TrainingJob
+from .trl_args import last_complete_checkpoint, trl_common_args
 
 
 def build_dpo_config(job: TrainingJob, *, hardware: dict[str, Any], has_eval: bool):
     from trl import DPOConfig
 
-    tr = job.config["training"]
     rl = job.config["rl"]
-    peft = job.config["peft"]
-    extra: dict[str, Any] = {}
-    if peft["method"] == PeftMethod.QLORA and hardware["cuda"]:
-        extra["optim"] = peft["optim"]
-    eval_steps = tr["eval_steps"] or tr["logging_steps"]
     return DPOConfig(
-        output_dir=str(Path(job.output_dir) / "checkpoints"),
+        **trl_common_args(job, hardware=hardware, has_eval=has_eval),
+        max_length=job.config["training"]["max_length"],
         beta=rl["beta"],
         loss_type=[rl["loss_type"]],
-        learning_rate=tr["learning_rate"],
-        num_train_epochs=tr["num_train_epochs"],
-        max_steps=tr["max_steps"],
-        per_device_train_batch_size=tr["per_device_train_batch_size"],
-        per_device_eval_batch_size=tr["per_device_train_batch_size"],
-        gradient_accumulation_steps=tr["gradient_accumulation_steps"],
-        max_length=tr["max_length"],
-        warmup_steps=tr["warmup_ratio"],
-        weight_decay=tr["weight_decay"],
-        lr_scheduler_type=tr["lr_scheduler_type"],
-        logging_steps=tr["logging_steps"],
-        eval_strategy="steps" if has_eval else "no",
-        eval_steps=eval_steps if has_eval else None,
-        save_strategy="steps",
-        save_steps=tr["save_steps"],
-        save_total_limit=2,
-        seed=tr["seed"],
-        bf16=hardware["bf16"],
-        use_cpu=not hardware["cuda"],
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        **extra,
     )
 
 
@@ -75,7 +48,6 @@ def dpo_length_report(rows, *, tokenizer, max_length: int) -> dict[str, dict[str
 
 def train_dpo(job: TrainingJob, *, callbacks: list | None = None) -> str:
     from transformers import AutoTokenizer
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import DPOTrainer
 
     from .rl_common import (
@@ -126,7 +98,7 @@ def train_dpo(job: TrainingJob, *, callbacks: list | None = None) -> str:
     trainable, total = trainable_counts(trainer.model)
     job_record(job_id=job.pk, trainable_params=trainable, total_params=total)
     checkpoint_dir = Path(args.output_dir)
-    resume = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
+    resume = last_complete_checkpoint(checkpoint_dir)
     trainer.train(resume_from_checkpoint=resume)
     job_record(job_id=job.pk, peak_memory_bytes=peak_memory_bytes(hardware))
     if callback.cancelled:

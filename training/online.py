@@ -12,34 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from .models import JobKind, JobStatus, TrainingJob
+from .trl_args import last_complete_checkpoint, trl_common_args
 
 
 def build_online_config(job: TrainingJob, *, hardware: dict[str, Any]):
     from trl import GRPOConfig, RLOOConfig
 
-    tr, rl = job.config["training"], job.config["rl"]
+    rl = job.config["rl"]
     config_class = GRPOConfig if job.kind == JobKind.GRPO else RLOOConfig
     return config_class(
-        output_dir=str(Path(job.output_dir) / "checkpoints"),
-        learning_rate=tr["learning_rate"],
-        num_train_epochs=tr["num_train_epochs"],
-        max_steps=tr["max_steps"],
-        per_device_train_batch_size=tr["per_device_train_batch_size"],
-        gradient_accumulation_steps=tr["gradient_accumulation_steps"],
+        **trl_common_args(job, hardware=hardware),
         num_generations=rl["num_generations"],
         max_completion_length=rl["response_length"],
         temperature=rl["temperature"],
         beta=rl["kl_coef"],
-        logging_steps=tr["logging_steps"],
-        save_strategy="steps",
-        save_steps=tr["save_steps"],
-        save_total_limit=2,
-        seed=tr["seed"],
-        bf16=hardware["bf16"],
-        use_cpu=not hardware["cuda"],
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
     )
 
 
@@ -47,7 +33,6 @@ def train_online(job: TrainingJob, *, callbacks: list | None = None) -> str:
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import GRPOTrainer, RLOOTrainer
 
     from .models import Adapter
@@ -92,7 +77,7 @@ def train_online(job: TrainingJob, *, callbacks: list | None = None) -> str:
     trainable, total = trainable_counts(trainer.model)
     job_record(job_id=job.pk, trainable_params=trainable, total_params=total)
     checkpoint_dir = Path(args.output_dir)
-    resume = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
+    resume = last_complete_checkpoint(checkpoint_dir)
     trainer.train(resume_from_checkpoint=resume)
     job_record(job_id=job.pk, peak_memory_bytes=peak_memory_bytes(hardware))
     if callback.cancelled:

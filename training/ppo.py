@@ -440,8 +440,11 @@ class PPOTrainer:
                 "generator": self.generator.get_state(),
                 "rng": torch.get_rng_state(),
             },
-            folder / "state.pt",
+            folder / "state.pt.partial",
         )
+        # Written last and renamed into place: a run killed mid-save leaves no state.pt, and
+        # `last_checkpoint` skips the folder.
+        (folder / "state.pt.partial").replace(folder / "state.pt")
 
     def load(self, folder: Path) -> None:
         import torch

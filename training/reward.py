@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .models import JobStatus, PeftMethod, TrainingJob
+from .trl_args import last_complete_checkpoint, trl_common_args
 
 HEAD_NAMES = ("score", "classifier")
 
@@ -162,41 +163,16 @@ def load_seq_cls_model(base_model: str, peft: dict[str, Any], hardware: dict[str
 def build_reward_config(job: TrainingJob, *, hardware: dict[str, Any], has_eval: bool):
     from trl import RewardConfig
 
-    tr = job.config["training"]
-    rl = job.config["rl"]
-    eval_steps = tr["eval_steps"] or tr["logging_steps"]
     return RewardConfig(
-        output_dir=str(Path(job.output_dir) / "checkpoints"),
-        learning_rate=tr["learning_rate"],
-        num_train_epochs=tr["num_train_epochs"],
-        max_steps=tr["max_steps"],
-        per_device_train_batch_size=tr["per_device_train_batch_size"],
-        per_device_eval_batch_size=tr["per_device_train_batch_size"],
-        gradient_accumulation_steps=tr["gradient_accumulation_steps"],
-        max_length=tr["max_length"],
-        center_rewards_coefficient=rl["center_rewards_coefficient"] or None,
-        warmup_steps=tr["warmup_ratio"],
-        weight_decay=tr["weight_decay"],
-        lr_scheduler_type=tr["lr_scheduler_type"],
-        logging_steps=tr["logging_steps"],
-        eval_strategy="steps" if has_eval else "no",
-        eval_steps=eval_steps if has_eval else None,
-        save_strategy="steps",
-        save_steps=tr["save_steps"],
-        save_total_limit=2,
-        seed=tr["seed"],
-        bf16=hardware["bf16"],
-        use_cpu=not hardware["cuda"],
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
+        **trl_common_args(job, hardware=hardware, has_eval=has_eval),
+        max_length=job.config["training"]["max_length"],
+        center_rewards_coefficient=job.config["rl"]["center_rewards_coefficient"] or None,
         remove_unused_columns=True,
     )
 
 
 def train_reward(job: TrainingJob, *, callbacks: list | None = None) -> str:
     from transformers import AutoTokenizer
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import RewardTrainer
 
     from .rl_common import (
@@ -249,7 +225,7 @@ def train_reward(job: TrainingJob, *, callbacks: list | None = None) -> str:
     resolved["quantization"] = "nf4 4-bit" if getattr(model, "is_loaded_in_4bit", False) else "none"
     job_record(job_id=job.pk, config=resolved, trainable_params=trainable, total_params=total)
     checkpoint_dir = Path(args.output_dir)
-    resume = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
+    resume = last_complete_checkpoint(checkpoint_dir)
     trainer.train(resume_from_checkpoint=resume)
 
     evaluation = None

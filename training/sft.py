@@ -28,6 +28,7 @@ from .services import (
     metric_points_record_steps,
 )
 from .services.adapters import folder_size
+from .trl_args import last_complete_checkpoint, trl_common_args
 
 HEARTBEAT_SECONDS = float(os.environ.get("FLYWHEEL_HEARTBEAT_SECONDS", "10"))
 # How often the run writes progress and reads the cancel flag (one UPDATE and one SELECT):
@@ -246,6 +247,8 @@ def build_callback_class():
             # those steps again.
             if state.is_world_process_zero:
                 self._flush(force=True)
+                # The page's step then never trails the newest checkpoint by a throttle window.
+                self._write_progress(state, control, force=True)
 
         def on_train_end(self, args, state, control, **kwargs):
             if state.is_world_process_zero:
@@ -346,43 +349,13 @@ def load_model(base_model: str, peft: dict[str, Any], hardware: dict[str, Any]):
 def build_sft_config(job: TrainingJob, *, hardware: dict[str, Any], has_eval: bool):
     from trl import SFTConfig
 
-    tr = job.config["training"]
-    peft = job.config["peft"]
-    extra: dict[str, Any] = {}
-    if peft["method"] == PeftMethod.QLORA and hardware["cuda"]:
-        # Paged optimizers page their state through CUDA unified memory: CUDA only. Elsewhere
-        # TRL's default optimizer is used, as for every other method.
-        extra["optim"] = peft["optim"]
-    eval_steps = tr["eval_steps"] or tr["logging_steps"]
     return SFTConfig(
-        output_dir=str(Path(job.output_dir) / "checkpoints"),
-        learning_rate=tr["learning_rate"],
-        num_train_epochs=tr["num_train_epochs"],
-        max_steps=tr["max_steps"],
-        per_device_train_batch_size=tr["per_device_train_batch_size"],
-        per_device_eval_batch_size=tr["per_device_train_batch_size"],
-        gradient_accumulation_steps=tr["gradient_accumulation_steps"],
-        max_length=tr["max_length"],
-        warmup_steps=tr["warmup_ratio"],
-        weight_decay=tr["weight_decay"],
-        lr_scheduler_type=tr["lr_scheduler_type"],
-        logging_steps=tr["logging_steps"],
-        eval_strategy="steps" if has_eval else "no",
-        eval_steps=eval_steps if has_eval else None,
+        **trl_common_args(job, hardware=hardware, has_eval=has_eval),
+        max_length=job.config["training"]["max_length"],
         prediction_loss_only=True,
-        save_strategy="steps",
-        save_steps=tr["save_steps"],
-        save_total_limit=2,
-        seed=tr["seed"],
-        bf16=hardware["bf16"],
-        use_cpu=not hardware["cuda"],
-        report_to="none",
-        disable_tqdm=True,
         # Labels are built from the chat template's generation markers before the trainer
         # sees the rows (one tokenization pass, which also counts truncation per task type).
         assistant_only_loss=False,
-        dataloader_num_workers=0,
-        **extra,
     )
 
 
@@ -495,7 +468,7 @@ def train_sft(job: TrainingJob, *, callbacks: list | None = None) -> str:
         trainable = sum(p.numel() for p in params if p.requires_grad)
         total = sum(p.numel() for p in params)
     checkpoint_dir = Path(args.output_dir)
-    resume = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
+    resume = last_complete_checkpoint(checkpoint_dir)
     if main:
         job_record(
             job_id=job.pk,
