@@ -247,6 +247,13 @@ def config_resolve(
     if snapshot.status != "ready":
         raise ConfigError(ERROR_SNAPSHOT_NOT_READY.format(status=snapshot.status), field="snapshot")
     hyperparameters = dict(hyperparameters)
+    if kind == JobKind.GENERATE:
+        return _generate_config_resolve(
+            base_model=base_model,
+            snapshot=snapshot,
+            peft_method=peft_method,
+            hyperparameters=hyperparameters,
+        )
     rl = rl_resolve(kind=kind, hyperparameters=hyperparameters, project=snapshot.project)
     return {
         "kind": kind,
@@ -255,4 +262,23 @@ def config_resolve(
         "peft": peft_resolve(peft_method, peft_values, base_model=base_model),
         "training": hyperparameters_resolve(hyperparameters),
         **({"rl": rl} if kind != JobKind.SFT else {}),
+    }
+
+
+def _generate_config_resolve(
+    *, base_model: str, snapshot: Any, peft_method: str, hyperparameters: dict[str, Any]
+) -> dict[str, Any]:
+    """A generate job trains nothing: its settings are the sampling and the sources
+    (training/generate_config.py); the adapters bring their own PEFT configs."""
+    from .generate_config import generate_resolve
+
+    return {
+        "kind": JobKind.GENERATE.value,
+        "base_model": base_model,
+        "snapshot": {"id": snapshot.pk, "path": snapshot.path, "hash": snapshot.content_hash},
+        "peft": {"method": PeftMethod(peft_method).value},
+        "training": {},
+        "generate": generate_resolve(
+            hyperparameters=hyperparameters, base_model=base_model, project=snapshot.project
+        ),
     }

@@ -39,6 +39,17 @@ RL_FIELDS = [
     "num_generations",
 ]
 
+# Generate jobs (training/generate_config.py); temperature and seed are shared above.
+GENERATE_FIELDS = [
+    "adapters",
+    "include_base",
+    "k",
+    "max_new_tokens",
+    "top_p",
+    "create_ranking_tasks",
+    "limit",
+]
+
 
 class TrainingJobForm(forms.ModelForm):
     learning_rate = forms.FloatField(
@@ -106,6 +117,26 @@ class TrainingJobForm(forms.ModelForm):
     missing_eos_penalty = forms.FloatField(required=False)
     num_generations = forms.IntegerField(required=False, help_text="GRPO/RLOO group size.")
 
+    # Generate: sample candidates from adapters for the labelers (no training).
+    adapters = forms.CharField(
+        required=False,
+        help_text="Generate: adapter ids to sample from, comma-separated (one base model).",
+    )
+    include_base = forms.BooleanField(
+        required=False, help_text="Generate: also sample from the bare base model."
+    )
+    k = forms.IntegerField(
+        required=False, label="K", help_text="Generate: answers per prompt and source (1 to 16)."
+    )
+    max_new_tokens = forms.IntegerField(required=False, help_text="Generate: tokens per answer.")
+    top_p = forms.FloatField(required=False, label="Top-p", help_text="Generate: nucleus sampling.")
+    create_ranking_tasks = forms.BooleanField(
+        required=False, help_text="Generate: one ranking task per prompt over all its answers."
+    )
+    limit = forms.IntegerField(
+        required=False, help_text="Generate: only the first N prompts (blank: all)."
+    )
+
     class Meta:
         model = TrainingJob
         fields = ["project", "name", "kind", "base_model", "snapshot", "peft_method"]
@@ -122,7 +153,7 @@ class TrainingJobForm(forms.ModelForm):
 
     def hyperparameters(self) -> dict[str, Any]:
         values = {k: self.cleaned_data.get(k) for k in HYPER_FIELDS}
-        for key in RL_FIELDS:
+        for key in RL_FIELDS + GENERATE_FIELDS:
             if self.cleaned_data.get(key) not in (None, ""):
                 values[key] = self.cleaned_data[key]
         return values

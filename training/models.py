@@ -15,6 +15,8 @@ class JobKind(models.TextChoices):
     DPO = "dpo", "DPO"
     GRPO = "grpo", "GRPO"
     RLOO = "rloo", "RLOO"
+    # Samples candidates from adapters for labelers (training/generate_job.py): no training.
+    GENERATE = "generate", "Generate"
 
 
 class PeftMethod(models.TextChoices):

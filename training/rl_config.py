@@ -24,6 +24,7 @@ SNAPSHOT_KIND = {
     JobKind.PPO: "prompts",
     JobKind.GRPO: "prompts",
     JobKind.RLOO: "prompts",
+    JobKind.GENERATE: "prompts",
 }
 DPO_LOSS_TYPES = ("sigmoid", "hinge", "ipo", "robust")
 

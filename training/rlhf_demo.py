@@ -1,7 +1,7 @@
 """Demo data for the RLHF loop on the tiny model: a keyword preference snapshot, a finished
-reward model, DPO and PPO jobs, and candidates from the PPO policy sent to labelers as
-ranking tasks. Builds on training.demo (the tiny model and its SFT job). Safe to run again:
-each piece is made once (by name)."""
+reward model, DPO and PPO jobs, and a generate job that sends candidates from the SFT and PPO
+policies to labelers as ranking tasks. Builds on training.demo (the tiny model and its SFT
+job). Safe to run again: each piece is made once (by name)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def _job(*, project, user, name, kind, base_model, snapshot, hp, stdout) -> Trai
     job_launch(job=job)
     run_job(job_id=job.pk, train=trainer_for(kind))  # in-process: no GPU worker needed
     job.refresh_from_db()
-    stdout.write(f"Trained {job} ({job.status}) in {job.step} steps")
+    done = "Generated with" if kind == "generate" else "Trained"
+    stdout.write(f"{done} {job} ({job.status}) in {job.step} steps")
     return job
 
 
@@ -61,7 +62,6 @@ def load_demo(*, project: Project, users: dict, stdout) -> None:
     from labeling.services import prompt_bulk_create
 
     from . import demo as training_demo
-    from .generate_job import Sampling, completions_generate
 
     sft = training_demo.load_demo(project=project, users=users, stdout=stdout)
     user = users.get("researcher")
@@ -102,12 +102,19 @@ def load_demo(*, project: Project, users: dict, stdout) -> None:
         return
     if Completion.objects.filter(prompt__in=Prompt.objects.filter(project=project),
                                  meta__adapter_id=policy.pk).exists():  # fmt: skip
-        return
-    result = completions_generate(
-        snapshot=prompt_snapshot,
-        adapters=[sft.adapters.get(), policy],
-        k=2,
-        sampling=Sampling(max_new_tokens=16, temperature=0.7),
-        create_ranking_tasks=True,
+        return  # candidates from this policy are already with the labelers
+    # The loop closes through a `generate` job, as a researcher would launch it.
+    generate = _job(
+        project=project, user=user, name="Demo: candidates for labelers", kind="generate",
+        base_model=base, snapshot=prompt_snapshot,
+        hp={
+            "adapters": [sft.adapters.get().pk, policy.pk], "k": 2, "max_new_tokens": 16,
+            "temperature": 0.7, "create_ranking_tasks": True,
+        },
+        stdout=stdout,
+    )  # fmt: skip
+    report = generate.data_report.get("generate", {})
+    stdout.write(
+        f"Generated {report.get('completions', 0)} candidates, "
+        f"{report.get('tasks', 0)} ranking tasks"
     )
-    stdout.write(f"Generated {result['completions']} candidates, {result['tasks']} ranking tasks")

@@ -1,4 +1,5 @@
-"""`python -m training.run JOB_ID`: the child process that trains one job.
+"""`python -m training.run JOB_ID`: the child process that trains one job (or, for a
+`generate` job, samples candidates from its adapters).
 
 Started by the GPU worker (under `accelerate launch` on a multi-GPU host); it can also be run
 by hand on a queued job. It writes heartbeat, progress and metrics to the database itself.
@@ -37,6 +38,10 @@ def trainer_for(kind: str):
         from training.ppo import train_ppo
 
         return train_ppo
+    if kind == "generate":  # no training: K completions per prompt from adapters
+        from training.generate_job import train_generate
+
+        return train_generate
     if kind in ("grpo", "rloo"):
         from training.online import train_online
 

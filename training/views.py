@@ -44,7 +44,8 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "diagnostics": job_diagnostics(job=job, series=series),
         "report_rows": data_report_rows(job=job),
         "adapters": list(adapter_list_for_job(job=job)),
-        "lineage": job_lineage(job=job) if job.kind != "sft" else [],
+        # A generate job's sources and their jobs are in its "Generated" section.
+        "lineage": job_lineage(job=job) if job.kind not in ("sft", "generate") else [],
         "trainable_percent": 100 * job.trainable_params / job.total_params
         if job.trainable_params and job.total_params
         else None,

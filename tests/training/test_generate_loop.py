@@ -53,10 +53,12 @@ def test_closed_loop_puts_a_new_policys_outputs_in_front_of_labelers(
         sampling=Sampling(max_new_tokens=6, temperature=1.0),
         create_ranking_tasks=True,
     )
-    assert result == {
+    sources = [f"adapter-{policy.pk}", f"adapter-{new_policy.pk}", "base"]
+    assert {k: result[k] for k in ("completions", "tasks", "sources", "per_source")} == {
         "completions": 3 * 3 * 2,
         "tasks": 3,
-        "sources": [f"adapter-{policy.pk}", f"adapter-{new_policy.pk}", "base"],
+        "sources": sources,
+        "per_source": dict.fromkeys(sources, 3 * 2),
     }
     by_adapter = {c.meta["adapter_id"] for c in Completion.objects.filter(prompt__project=project)}
     assert by_adapter == {policy.pk, new_policy.pk, None}

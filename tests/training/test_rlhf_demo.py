@@ -1,5 +1,5 @@
-"""The RLHF demo loader: reward, DPO, PPO and generated ranking tasks; a second load adds
-nothing."""
+"""The RLHF demo loader: reward, DPO, PPO and a generate job that makes ranking tasks; a
+second load adds nothing."""
 
 from __future__ import annotations
 
@@ -19,9 +19,12 @@ def test_demo_closes_the_loop_once(project, owner, settings, tmp_path):
     settings.FLYWHEEL_ARTIFACT_DIR = str(tmp_path)
     load_demo(project=project, users={"researcher": owner}, stdout=io.StringIO())
     kinds = dict(TrainingJob.objects.filter(project=project).values_list("kind", "status"))
-    assert kinds == {k: JobStatus.SUCCEEDED for k in ("sft", "reward", "dpo", "ppo")}
+    assert kinds == {k: JobStatus.SUCCEEDED for k in ("sft", "reward", "dpo", "ppo", "generate")}
     tasks = Task.objects.filter(project=project, kind="ranking").count()
     assert tasks == 3
+    generate = TrainingJob.objects.get(project=project, kind="generate")
+    assert Task.objects.filter(source__generate_job_id=generate.pk).count() == 3
+    assert generate.data_report["generate"]["completions"] == 3 * 2 * 2
     load_demo(project=project, users={"researcher": owner}, stdout=io.StringIO())
-    assert TrainingJob.objects.filter(project=project).count() == 4
+    assert TrainingJob.objects.filter(project=project).count() == 5
     assert Task.objects.filter(project=project, kind="ranking").count() == tasks

@@ -160,6 +160,9 @@ def job_retry(*, job: TrainingJob) -> TrainingJob:
 
 def job_clone(*, job: TrainingJob, created_by: AbstractBaseUser | None) -> TrainingJob:
     """A new draft with the same model, snapshot, method and settings."""
+    # The kind's own settings (adapters, beta, sampling...) were resolved out of the
+    # hyperparameters into their config block; they go back in to be resolved again.
+    config = job.config if isinstance(job.config, dict) else {}
     return job_create(
         project=job.project,
         created_by=created_by,
@@ -168,7 +171,11 @@ def job_clone(*, job: TrainingJob, created_by: AbstractBaseUser | None) -> Train
         snapshot=job.snapshot,
         peft_method=job.peft_method,
         peft_config=job.peft_config,
-        hyperparameters=job.hyperparameters,
+        hyperparameters={
+            **job.hyperparameters,
+            **config.get("rl", {}),
+            **config.get("generate", {}),
+        },
         name=f"{job.name or f'Job {job.pk}'} (clone)",
         parent=job,
     )
