@@ -183,6 +183,7 @@ SPECTACULAR_SETTINGS = {
             "labeling.models.tasks.AssignmentStatus",
             "training.models.JobKind",
             "training.models.JobStatus",
+            "training.models.PeftMethod",
             "evaluation.models.config.TemplateKind",
             "evaluation.models.runs.RunMode",
             "evaluation.models.runs.RunStatus",

@@ -166,18 +166,14 @@ class AdapterAdmin(admin.ModelAdmin):
 
     @admin.action(description="Merge into the base model (LoRA, DoRA)")
     def merge(self, request, queryset: QuerySet[Adapter]) -> None:
-        from .services.adapters import ERROR_MERGE_METHOD
-        from .tasks import adapter_merge_run
+        from .services import adapter_merge_enqueue
 
         for adapter in queryset:
-            if adapter.method not in ("lora", "dora"):
-                self.message_user(
-                    request,
-                    ERROR_MERGE_METHOD.format(method=adapter.get_method_display()),
-                    messages.ERROR,
-                )
+            try:
+                adapter_merge_enqueue(adapter=adapter)
+            except DomainError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
                 continue
-            adapter_merge_run.enqueue(adapter_id=adapter.pk)
             self.message_user(request, f"Merging {adapter} on a GPU worker.")
 
 

@@ -15,6 +15,7 @@ from .models import Adapter, MetricPoint, TrainingJob
 User = AbstractBaseUser | AnonymousUser
 
 ERROR_JOB_NOT_FOUND = "No such training job, or you are not a member of its project."
+ERROR_ADAPTER_NOT_FOUND = "No such adapter, or you are not a member of its project."
 
 # Lines of the page's charts: (chart id, title, y-axis label, metric names or a prefix).
 CHANNEL_COLORS = [
@@ -169,3 +170,63 @@ def data_report_rows(*, job: TrainingJob) -> list[dict]:
                 }
             )
     return rows
+
+
+# --------------------------------------------------------------------------- the API
+
+
+def job_search_for_user(
+    *,
+    user: User,
+    project_id: int | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+) -> QuerySet[TrainingJob]:
+    """The jobs a researcher may see, optionally of one project, kind and status."""
+    jobs = job_list_for_user(user=user).select_related("created_by").prefetch_related("adapters")
+    if project_id is not None:
+        jobs = jobs.filter(project_id=project_id)
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    if status:
+        jobs = jobs.filter(status=status)
+    return jobs
+
+
+def metric_points_since(
+    *, job: TrainingJob, names: list[str] | None = None, since_step: int | None = None
+) -> dict[str, list[tuple[int, float]]]:
+    """The job's metric series (all, or `names`), only steps after `since_step`: what a
+    client polling a running job has not seen yet."""
+    points = MetricPoint.objects.filter(job=job)
+    if names:
+        points = points.filter(name__in=names)
+    if since_step is not None:
+        points = points.filter(step__gt=since_step)
+    series: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for name, step, value in points.order_by("name", "step").values_list("name", "step", "value"):
+        series[name].append((step, value))
+    return dict(series)
+
+
+def adapter_list_for_user(*, user: User, project_id: int | None = None) -> QuerySet[Adapter]:
+    """Adapters of the jobs of the researcher's projects, newest first."""
+    projects = project_list_for_user(user=user, roles=[Role.RESEARCHER])
+    adapters = Adapter.objects.filter(job__project__in=projects)
+    if project_id is not None:
+        adapters = adapters.filter(job__project_id=project_id)
+    return adapters.select_related("job", "owner_user", "owner_project").order_by("-id")
+
+
+def adapter_get_for_user(*, user: User, adapter_id: int | str) -> Adapter:
+    """The adapter, for a researcher of its job's project (404 for anyone else)."""
+    from django.http import Http404
+
+    try:
+        adapter = Adapter.objects.select_related(
+            "job", "job__snapshot", "owner_user", "owner_project"
+        ).get(pk=int(adapter_id))
+    except (Adapter.DoesNotExist, ValueError, TypeError):
+        raise Http404(ERROR_ADAPTER_NOT_FOUND) from None
+    project_get_for_user(user=user, project_id=adapter.job.project_id, roles=[Role.RESEARCHER])
+    return adapter

@@ -1,6 +1,6 @@
 """Writes for training: jobs and their transitions, metrics, adapters."""
 
-from .adapters import adapter_create, adapter_merge
+from .adapters import adapter_create, adapter_merge, adapter_merge_enqueue
 from .jobs import (
     job_cancel,
     job_claim,
@@ -19,6 +19,7 @@ from .metrics import metric_points_record, metric_points_record_steps
 __all__ = [
     "adapter_create",
     "adapter_merge",
+    "adapter_merge_enqueue",
     "job_cancel",
     "job_claim",
     "job_clone",

@@ -37,6 +37,17 @@ def adapter_create(*, job: TrainingJob, path: str | Path, name: str = "") -> Ada
     )
 
 
+def adapter_merge_enqueue(*, adapter: Adapter) -> None:
+    """Refuse what cannot be merged now; hand the rest to a GPU worker once committed."""
+    from django.db import transaction
+
+    if adapter.method not in (PeftMethod.LORA, PeftMethod.DORA):
+        raise AdapterError(ERROR_MERGE_METHOD.format(method=adapter.get_method_display()))
+    from ..tasks import adapter_merge_run
+
+    transaction.on_commit(lambda: adapter_merge_run.enqueue(adapter_id=adapter.pk))
+
+
 def adapter_merge(*, adapter: Adapter) -> Adapter:
     """Merge a LoRA/DoRA adapter into its base (`merge_and_unload`) and save the full model
     beside it. Worker-side: loads torch and peft."""
