@@ -5,6 +5,7 @@ from labeling.models.annotations import (
     Review,
     ReviewDecision,
 )
+from labeling.models.drafts import Draft
 from labeling.models.pipeline import PipelineRun, PipelineStage, PipelineStatus
 from labeling.models.projects import Membership, Project, Role
 from labeling.models.prompts import Completion, Prompt, PromptStatus
@@ -25,6 +26,7 @@ __all__ = [
     "AssignmentStatus",
     "Completion",
     "DatasetSnapshot",
+    "Draft",
     "Flag",
     "Membership",
     "PipelineRun",

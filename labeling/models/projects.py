@@ -45,6 +45,11 @@ class Project(models.Model):
     answer_rating_max = models.PositiveSmallIntegerField(
         default=0, help_text="Per-answer ratings from 1 to this on ranking tasks; 0 = not asked."
     )
+    show_quality_to_labelers = models.BooleanField(
+        default=True,
+        help_text="Labelers see their own gold accuracy and agreement with other labelers "
+        "on their queue.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
