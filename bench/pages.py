@@ -10,7 +10,9 @@ template; no network), p50 / p95 of:
 
 the web process's own CPU time per request (time.process_time: load on a shared machine
 inflates wall time, not this), and the number of SQL queries each makes, at a small
-project (baseline) and at the big one.
+project (baseline) and at the big one. Another labeler answers the tasks first (overlap 2,
+every third ranking reversed), so the measured labeler's queue page computes their agreement
+with others over a full window of their latest answers.
 Prints two ratios: p95 against the 50 ms target, and queries at the big size against the
 small one (should be 1.0: a constant number of queries).
 
@@ -48,15 +50,23 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure(project_id: int, requests: int, tag: str) -> dict[str, dict]:
     from django.contrib.auth import get_user_model
-    from django.db import connection
+    from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
     from labeling.models import Assignment, AssignmentStatus, Project, Role
-    from labeling.services import membership_set
+    from labeling.selectors.queue import queue_rows
+    from labeling.services import annotation_submit, assignment_claim, membership_set
 
     project = Project.objects.get(pk=project_id)
+    peer = get_user_model().objects.create(username=f"{tag}-peer")
+    membership_set(project=project, user=peer, role=Role.LABELER)
+    for i in range(requests + 10):
+        lease = assignment_claim(project=project, user=peer)
+        order = sorted(lease.display_order)
+        ranking = order[::-1] if i % 3 == 0 else order
+        annotation_submit(task=lease.task, user=peer, data={"ranking": ranking})
     user = get_user_model().objects.create(username=f"{tag}-labeler")
     membership_set(project=project, user=user, role=Role.LABELER)
     client = Client(HTTP_HOST="localhost")
@@ -67,6 +77,8 @@ def measure(project_id: int, requests: int, tag: str) -> dict[str, dict]:
     queries: dict[str, set[int]] = {name: set() for name in times}
 
     def timed(name, call):
+        # DEBUG keeps the last 9,000 queries only; a full log makes the capture count 0.
+        reset_queries()
         with CaptureQueriesContext(connection) as captured:
             started, started_cpu = time.perf_counter(), time.process_time()
             response = call()
@@ -89,6 +101,11 @@ def measure(project_id: int, requests: int, tag: str) -> dict[str, dict]:
                 url, {"answer": body}, HTTP_HX_REQUEST="true"
             ),
         )
+    (row,) = [r for r in queue_rows(user=user) if r["project"].pk == project.pk]
+    print(
+        f"{tag}: queue agreement {row['agreement_pct']}% over {row['agreement_n']} comparisons "
+        f"on {row['agreement_tasks']} tasks"
+    )
     return {
         name: {
             "p50": statistics.median(values[5:] or values),  # first few warm caches

@@ -12,6 +12,7 @@ urlpatterns = [
     path("tasks/<int:pk>/skip/", views.task_skip, name="skip"),
     path("tasks/<int:pk>/heartbeat/", views.task_heartbeat, name="heartbeat"),
     path("tasks/<int:pk>/leave/", views.task_leave, name="leave"),
+    path("tasks/<int:pk>/draft/", views.task_draft, name="draft"),
     path("tasks/<int:pk>/preview/", views.markdown_preview, name="preview"),
     path("review/projects/<int:pk>/", views.review_list, name="review_list"),
     path("review/tasks/<int:pk>/", views.review_task, name="review_task"),

@@ -11,6 +11,7 @@ from labeling.selectors.access import (
 )
 from labeling.selectors.work import (
     annotation_list_for_user,
+    draft_get,
     task_get_for_user,
     task_list,
     user_may_review,
@@ -20,6 +21,7 @@ __all__ = [
     "ERROR_NOT_FOUND",
     "ERROR_ROLE",
     "annotation_list_for_user",
+    "draft_get",
     "project_get_for_user",
     "project_list_for_user",
     "role_for_user",

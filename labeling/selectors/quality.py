@@ -12,11 +12,12 @@ import itertools
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from flywheel import stats
 from labeling.models import (
@@ -57,24 +58,23 @@ def _figure(value: float | None, n: int) -> dict[str, Any]:
     return {"value": None if value is None else round(float(value), 4), "n": n}
 
 
-def _load(annotations) -> tuple[list[Row], dict[int, list[int]], dict[int, Task]]:
-    rows = [
-        Row(**values)
-        for values in annotations.values(
-            "id",
-            "task_id",
-            "annotator_id",
-            "kind",
-            "status",
-            "payload",
-            "display_order",
-            "flags",
-            "ratings",
-            "time_spent_ms",
-            "gold_correct",
-        ).order_by("id")
-    ]
-    task_ids = {row.task_id for row in rows}
+ROW_FIELDS = (
+    "id",
+    "task_id",
+    "annotator_id",
+    "kind",
+    "status",
+    "payload",
+    "display_order",
+    "flags",
+    "ratings",
+    "time_spent_ms",
+    "gold_correct",
+)
+
+
+def _answers(task_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Each task's answer ids in task order."""
     answers: dict[int, list[int]] = defaultdict(list)
     for task_id, completion_id in (
         TaskCompletion.objects.filter(task_id__in=task_ids)
@@ -82,11 +82,17 @@ def _load(annotations) -> tuple[list[Row], dict[int, list[int]], dict[int, Task]
         .values_list("task_id", "completion_id")
     ):
         answers[task_id].append(completion_id)
+    return answers
+
+
+def _load(annotations) -> tuple[list[Row], dict[int, list[int]], dict[int, Task]]:
+    rows = [Row(**values) for values in annotations.values(*ROW_FIELDS).order_by("id")]
+    task_ids = {row.task_id for row in rows}
     tasks = {
         t.pk: t
         for t in Task.objects.filter(pk__in=task_ids).only("pk", "kind", "is_gold", "gold_answer")
     }
-    return rows, answers, tasks
+    return rows, _answers(task_ids), tasks
 
 
 def _by_task(rows: Iterable[Row]) -> dict[int, list[Row]]:
@@ -99,6 +105,19 @@ def _by_task(rows: Iterable[Row]) -> dict[int, list[Row]]:
 
 def _prefs(row: Row, ids: Sequence[int]) -> dict[tuple[int, int], float]:
     return preferences(row.kind, row.payload, ids)
+
+
+def _agreement_with(row: Row, others: Iterable[Row], ids: Sequence[int]) -> tuple[int, int]:
+    """(agreeing, compared) over the preference pairs this annotation shares with each of
+    the others: a tie matches only a tie."""
+    agree = compared = 0
+    mine = _prefs(row, ids)
+    for other in others:
+        theirs = _prefs(other, ids)
+        for pair in mine.keys() & theirs.keys():
+            compared += 1
+            agree += mine[pair] == theirs[pair]
+    return agree, compared
 
 
 def agreement_figures(rows: Sequence[Row], answers: dict[int, list[int]]) -> dict[str, Any]:
@@ -226,12 +245,9 @@ def annotator_figures(
         for row in counted:
             ids = answers[row.task_id]
             others = [o for o in by_task[row.task_id] if o.annotator_id != annotator_id]
-            mine_prefs = _prefs(row, ids)
-            for other in others:
-                theirs = _prefs(other, ids)
-                for pair in mine_prefs.keys() & theirs.keys():
-                    compared += 1
-                    agree += mine_prefs[pair] == theirs[pair]
+            row_agree, row_compared = _agreement_with(row, others, ids)
+            agree += row_agree
+            compared += row_compared
             winner = _winner(row)
             if winner is None or not row.display_order:
                 continue
@@ -306,4 +322,52 @@ def task_quality(*, task: Task) -> dict[str, Any]:
         "required_annotations": task.required_annotations,
         **agreement_figures(rows, answers),
         "consensus": consensus(group, ids),
+    }
+
+
+def annotator_recent_agreement(
+    *, annotator_id: int, windows: Mapping[int, int | None]
+) -> dict[int, dict[str, Any]]:
+    """The annotator's agreement with others (as in `annotator_figures`) per project, over a
+    bounded window of their latest work: their counted annotations in each project of
+    `windows` with an id at least the one given (None: all of them). Two queries whatever
+    the project's size: the window's tasks with every counted annotation on them, and the
+    answers of the tasks that others annotated too.
+
+    Returns {project_id: {"value", "n" (preference pairs compared), "tasks"}}."""
+    if not windows:
+        return {}
+    scope = Q()
+    for project_id, first_id in windows.items():
+        scope |= Q(project_id=project_id) & (Q(id__gte=first_id) if first_id else Q())
+    mine = Annotation.objects.filter(scope, annotator_id=annotator_id, status__in=COUNTED)
+    project_of: dict[int, int] = {}
+    rows: list[Row] = []
+    # Index annotation_by_annotator finds the window; the unique (task, annotator) index
+    # finds the others' annotations on its tasks.
+    for values in (
+        Annotation.objects.filter(task_id__in=mine.values("task_id"), status__in=COUNTED)
+        .values("project_id", *ROW_FIELDS)
+        .order_by("id")
+    ):
+        project_of[values["task_id"]] = values.pop("project_id")
+        rows.append(Row(**values))
+    by_task = {
+        task_id: group
+        for task_id, group in _by_task(rows).items()
+        if len(group) > 1 and any(row.annotator_id == annotator_id for row in group)
+    }
+    answers = _answers(by_task) if by_task else {}
+    counts: dict[int, list[int]] = {project_id: [0, 0, 0] for project_id in windows}
+    for task_id, group in by_task.items():
+        (row,) = [row for row in group if row.annotator_id == annotator_id]
+        others = [other for other in group if other.annotator_id != annotator_id]
+        agree, compared = _agreement_with(row, others, answers[task_id])
+        tally = counts[project_of[task_id]]
+        tally[0] += agree
+        tally[1] += compared
+        tally[2] += compared > 0
+    return {
+        project_id: {**_figure(agree / compared if compared else None, compared), "tasks": tasks}
+        for project_id, (agree, compared, tasks) in counts.items()
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
-from labeling.models import Annotation, Project, Role, Task
+from labeling.models import Annotation, Draft, Project, Role, Task
 from labeling.selectors.access import User, project_get_for_user, role_for_user
 
 ERROR_TASK_NOT_FOUND = "No such task, or you are not a member of its project."
@@ -59,3 +59,12 @@ def annotation_list_for_user(
     if kind:
         annotations = annotations.filter(kind=kind)
     return annotations.select_related("annotator")
+
+
+def draft_get(*, task: Task, user_id: int) -> dict | None:
+    """The user's server copy of their draft of the task, as the page restores it:
+    {"state": ..., "saved_at": ISO time}, or None."""
+    row = Draft.objects.filter(task=task, user_id=user_id).values("state", "saved_at").first()
+    if row is None:
+        return None
+    return {"state": row["state"], "saved_at": row["saved_at"].isoformat()}

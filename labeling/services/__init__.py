@@ -8,6 +8,7 @@ from labeling.services.assignment import (
     assignment_heartbeat,
     lease_expire_due,
 )
+from labeling.services.drafts import DraftError, draft_clear, draft_save
 from labeling.services.payloads import PayloadError
 from labeling.services.projects import (
     ERROR_BAD_ROLE,
@@ -24,6 +25,7 @@ __all__ = [
     "ERROR_BAD_ROLE",
     "ERROR_SLUG_TAKEN",
     "AssignmentError",
+    "DraftError",
     "PayloadError",
     "ProjectError",
     "PromptError",
@@ -34,6 +36,8 @@ __all__ = [
     "assignment_claim",
     "assignment_heartbeat",
     "completion_bulk_create",
+    "draft_clear",
+    "draft_save",
     "lease_expire_due",
     "membership_set",
     "project_create",

@@ -37,6 +37,7 @@ from labeling.models import (
     TaskKind,
     TaskStatus,
 )
+from labeling.services.drafts import draft_clear
 from labeling.services.payloads import answer_clean, gold_check
 
 ERROR_NOT_CLAIMED = "You have not claimed task {task}; claim a task first."
@@ -361,6 +362,7 @@ def annotation_submit(
         )
         annotation.submitted_at = now
         annotation.save()
+        draft_clear(task=task, user=user)
         return annotation
 
 
@@ -393,4 +395,5 @@ def annotation_skip(
     annotation.gold_correct = None
     annotation.submitted_at = now
     annotation.save()
+    draft_clear(task=task, user=user)
     return annotation

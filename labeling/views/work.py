@@ -7,16 +7,15 @@ response is the next task's work area, so the labeler never waits for a second r
 from __future__ import annotations
 
 import difflib
+import json
 import string
-from datetime import datetime, time
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
 from flywheel.errors import DomainError
@@ -27,20 +26,21 @@ from labeling.models import (
     Assignment,
     AssignmentStatus,
     Flag,
-    Membership,
     Project,
     Review,
     Role,
     Task,
     TaskKind,
 )
-from labeling.selectors import project_get_for_user, task_get_for_user
+from labeling.selectors import draft_get, project_get_for_user, task_get_for_user
+from labeling.selectors.queue import queue_rows
 from labeling.services import (
     annotation_skip,
     annotation_submit,
     assignment_claim,
     assignment_heartbeat,
 )
+from labeling.services.drafts import ERROR_DRAFT_SHAPE, DraftError, draft_save, draft_too_large
 from labeling.services.leases import assignment_release
 from labeling.services.payloads import criteria_for
 
@@ -52,57 +52,11 @@ MESSAGE_SKIPPED = "Skipped. Here is the next task."
 MESSAGE_NOT_YOURS = "You do not hold a claim on this task."
 
 
-def _midnight() -> datetime:
-    now = timezone.localtime()
-    return timezone.make_aware(datetime.combine(now.date(), time.min), now.tzinfo)
-
-
 @require_GET
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     """The labeler's projects: their progress, the guidelines and a Start button."""
-    memberships = list(
-        Membership.objects.filter(user=request.user)
-        .select_related("project")
-        .order_by("project__name")
-    )
-    # One aggregate over the labeler's own annotations (index annotation_by_annotator).
-    stats = {
-        row["project_id"]: row
-        for row in Annotation.objects.filter(annotator=request.user)
-        .exclude(status=AnnotationStatus.SKIPPED)
-        .values("project_id")
-        .annotate(
-            total=Count("pk"),
-            today=Count("pk", filter=Q(submitted_at__gte=_midnight())),
-            gold_n=Count("gold_correct"),
-            gold_ok=Count("pk", filter=Q(gold_correct=True)),
-            rejected=Count("pk", filter=Q(status=AnnotationStatus.REJECTED)),
-        )
-    }
-    leases = dict(
-        Assignment.objects.filter(user=request.user, status=AssignmentStatus.ACTIVE).values_list(
-            "project_id", "task_id"
-        )
-    )
-    rows = []
-    for membership in memberships:
-        row = stats.get(membership.project_id, {})
-        gold_n = row.get("gold_n", 0)
-        rows.append(
-            {
-                "project": membership.project,
-                "role": membership.get_role_display(),
-                "may_review": membership.role in (Role.REVIEWER, Role.RESEARCHER),
-                "today": row.get("today", 0),
-                "total": row.get("total", 0),
-                "rejected": row.get("rejected", 0),
-                "gold_n": gold_n,
-                "gold_pct": round(100 * row.get("gold_ok", 0) / gold_n) if gold_n else None,
-                "lease_task": leases.get(membership.project_id),
-            }
-        )
-    return render(request, "labeling/queue.html", {"rows": rows})
+    return render(request, "labeling/queue.html", {"rows": queue_rows(user=request.user)})
 
 
 def _work_context(assignment: Assignment | None, *, project: Project, task: Task | None = None):
@@ -133,13 +87,16 @@ def _work_context(assignment: Assignment | None, *, project: Project, task: Task
     descriptions = {
         c["name"]: c.get("description", "") for c in project.rubric or [] if isinstance(c, dict)
     }
+    active = assignment.status == AssignmentStatus.ACTIVE
     messages = list(task.prompt.messages or [])
     last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
     return {
         "project": project,
         "task": task,
         "assignment": assignment,
-        "active": assignment.status == AssignmentStatus.ACTIVE,
+        "active": active,
+        # The page restores the newer of this and the browser's own copy.
+        "server_draft": draft_get(task=task, user_id=assignment.user_id) if active else None,
         "system": task.prompt.system,
         "turns": [dict(m, last_user=(i == last_user)) for i, m in enumerate(messages)],
         "answers": answers,
@@ -266,6 +223,25 @@ def task_heartbeat(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as error:
         return HttpResponse(str(error), status=409, content_type="text/plain; charset=utf-8")
     return HttpResponse(assignment.expires_at.isoformat(), content_type="text/plain")
+
+
+@require_http_methods(["PUT"])
+@login_required
+def task_draft(request: HttpRequest, pk: int) -> HttpResponse:
+    """Keep the page's autosave state (a JSON object in the body) as the labeler's draft on
+    the server; 400 with the service's message when it is refused."""
+    task = task_get_for_user(user=request.user, task_id=pk, roles=WORKERS)
+    try:
+        try:
+            state = json.loads(request.body)
+        except ValueError:
+            raise DraftError(ERROR_DRAFT_SHAPE) from None
+        except RequestDataTooBig:
+            raise draft_too_large(int(request.META.get("CONTENT_LENGTH") or 0)) from None
+        draft = draft_save(task=task, user=request.user, state=state)
+    except DomainError as error:
+        return JsonResponse({"error": str(error)}, status=400)
+    return JsonResponse({"saved_at": draft.saved_at.isoformat(), "size": draft.size})
 
 
 @require_POST

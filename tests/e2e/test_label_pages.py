@@ -9,9 +9,16 @@ import time
 
 import pytest
 
-from labeling.models import Annotation, AnnotationStatus, Role
-from labeling.services import membership_set, prompt_bulk_create, task_bulk_create
+from labeling.models import Annotation, AnnotationStatus, Draft, Role
+from labeling.services import (
+    annotation_submit,
+    assignment_claim,
+    membership_set,
+    prompt_bulk_create,
+    task_bulk_create,
+)
 from tests.conftest import login
+from tests.labeling.factories import answer_ids, make_tasks
 
 pytestmark = pytest.mark.e2e
 
@@ -282,3 +289,86 @@ def test_empty_queue_and_queue_with_projects(page, screenshot_dir, make_user, pr
     page.reload()
     assert page.get_by_role("button", name="Start labeling").is_visible()
     shoot(page, screenshot_dir, "label-queue")
+
+
+def test_draft_comes_back_from_the_server_after_cleared_storage_and_in_another_browser(
+    page, browser, live_server, screenshot_dir, project, labeler
+):
+    task = make_task(project, "demonstration", [])
+    start(page)
+    text = "# Day one\n\nWalk **Alfama** early."
+    page.fill("#answer-text", text)
+
+    def server_text():
+        draft = Draft.objects.filter(task=task, user=labeler).first()
+        return draft and draft.state["kind"]["text"]
+
+    wait_for(lambda: server_text() == text)
+    # Storage cleared once the page is gone (a reload would write it again on the way out).
+    page.goto("/queue/")
+    page.evaluate("localStorage.clear()")
+    page.goto(f"/tasks/{task.pk}/")
+    page.wait_for_selector("#work[data-task]")
+    assert page.input_value("#answer-text") == text
+    assert page.locator("[data-autosave]").inner_text() == "Draft restored from the server"
+    shoot(page, screenshot_dir, "label-draft-restored")
+
+    # Another browser (its own storage) of the same labeler: the draft is there too, and what
+    # is written there comes back to the first one.
+    other = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=live_server.url)
+    second = other.new_page()
+    login(second, "labeler")
+    second.wait_for_load_state()
+    second.goto(f"/tasks/{task.pk}/")
+    second.wait_for_selector("#work[data-task]")
+    assert second.input_value("#answer-text") == text
+    second.locator("#answer-text").press("End")
+    second.keyboard.type("\n\nThen Belém.")
+    wait_for(lambda: server_text() == text + "\n\nThen Belém.")
+    other.close()
+    page.reload()
+    page.wait_for_selector("#work[data-task]")
+    assert page.input_value("#answer-text") == text + "\n\nThen Belém."
+
+    # A network error while saving is shown and retried; the text stays in the page.
+    page.route("**/draft/", lambda route: route.abort())
+    page.locator("#answer-text").press("End")
+    page.keyboard.type(" Lunch in Baixa.")
+    page.wait_for_function(
+        "document.querySelector('[data-autosave]').textContent.includes('cannot be reached')"
+    )
+    assert "warn" in page.locator("[data-autosave]").get_attribute("class")
+    shoot(page, screenshot_dir, "label-draft-offline", dark=False)
+    page.unroute("**/draft/")
+    final = text + "\n\nThen Belém. Lunch in Baixa."
+    wait_for(lambda: server_text() == final, timeout=20)
+    page.wait_for_function(
+        "document.querySelector('[data-autosave]').textContent.startsWith('Draft saved')"
+    )
+    page.keyboard.press("Control+Enter")
+    annotation = wait_for(lambda: Annotation.objects.filter(task=task).first())
+    assert annotation.payload["text"] == final
+    assert not Draft.objects.exists()
+
+
+def test_queue_shows_agreement_beside_gold_accuracy(
+    page, screenshot_dir, make_user, project, labeler
+):
+    bob = make_user("bob")
+    membership_set(project=project, user=bob, role=Role.LABELER)
+    tasks = make_tasks(project, n=3, required=2)
+    for task, agree in zip(tasks, [True, True, False], strict=True):
+        ids = answer_ids(task)
+        for user, ranking in ((labeler, ids), (bob, ids if agree else ids[::-1])):
+            assert assignment_claim(project=project, user=user).task_id == task.pk
+            annotation_submit(task=task, user=user, data={"ranking": ranking})
+    (gold,) = make_tasks(project, is_gold=True, gold_answer=lambda ids: {"ranking": [ids]})
+    assert assignment_claim(project=project, user=labeler).task_id == gold.pk
+    annotation_submit(task=gold, user=labeler, data={"ranking": answer_ids(gold)})
+    login(page, "labeler")
+    page.wait_for_load_state()
+    page.goto("/queue/")
+    # Two tasks agree on all 3 pairs, one on none: 6 of 9.
+    assert page.locator("[data-agreement]").inner_text() == "67% of 9 comparisons"
+    assert page.get_by_text("Gold accuracy").is_visible()
+    shoot(page, screenshot_dir, "label-queue-agreement")

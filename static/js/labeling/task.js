@@ -1,8 +1,8 @@
-// The task page: timer, autosave to this device, heartbeat, keys, submit with retry.
+// The task page: timer, autosave (this device and the server), heartbeat, keys, submit with retry.
 // Kind-specific parts live in kinds.js (window.FlywheelKinds).
 (function () {
   "use strict";
-  var RETRIES = 5, RETRY_MS = 3000;
+  var RETRIES = 5, RETRY_MS = 3000, SYNC_MS = 2000;
 
   function csrf() {
     try { return JSON.parse(document.body.getAttribute("hx-headers"))["x-csrftoken"]; } catch (e) { return ""; }
@@ -54,9 +54,17 @@
     var saved = root.querySelector("[data-autosave]");
     if (kind.init) kind.init(root);
 
+    // The newer of two copies of the draft: this browser's (localStorage, written at every
+    // change) and the server's (written every few seconds; it survives another browser or
+    // device, cleared storage or a crash). `at` is when its content last changed.
+    var local = {}, server = null;
+    try { local = JSON.parse(localStorage.getItem(key) || "{}") || {}; } catch (e) { local = {}; }
+    var serverTag = root.querySelector("#server-draft");
+    try { server = serverTag ? (JSON.parse(serverTag.textContent) || {}).state : null; } catch (e) { server = null; }
+    var fromServer = !!(server && server.kind && (!local.kind || (server.at || 0) > (local.at || 0)));
+    var stored = fromServer ? server : local;
+
     // Time on task: counted while the page is visible, kept across reloads of the same lease.
-    var stored = {};
-    try { stored = JSON.parse(localStorage.getItem(key) || "{}"); } catch (e) { stored = {}; }
     var spent = stored.spent || 0, last = Date.now();
     var timer = root.querySelector("[data-timer]");
     function tick() {
@@ -65,33 +73,97 @@
       last = now;
       if (timer) timer.textContent = fmt(spent);
     }
+    function say(message, level) {
+      if (!saved) return;
+      saved.textContent = message;
+      saved.className = "badge" + (level ? " " + level : "");
+    }
+    function clockTime() { return new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
 
-    // Autosave: what the labeler did, on this device, keyed by task and lease.
+    // Autosave: what the labeler did, keyed by task and lease on this device.
+    var latest = null, changedAt = stored.at || 0, lastContent = null;
+    var serverTrouble = false;
+    function content(state) { return JSON.stringify([state.kind, state.rationale || ""]); }
     function save() {
       tick();
       var state = { spent: spent, kind: kind.snapshot(root) };
       var r = root.querySelector("[data-rationale]");
       if (r) state.rationale = r.value;
+      var c = content(state);
+      if (c !== lastContent) { lastContent = c; changedAt = Date.now(); }
+      state.at = changedAt;
+      latest = state;
       try {
         localStorage.setItem(key, JSON.stringify(state));
-        if (saved) saved.textContent = "Draft saved " + new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+        if (!serverTrouble) say("Draft saved " + clockTime());
       } catch (e) {
-        if (saved) saved.textContent = "Draft not saved: this browser refuses local storage";
+        say("Draft not saved in this browser (it refuses local storage); the server keeps a copy", "warn");
       }
+      syncSoon();
     }
+
+    // The server copy: one PUT at a time, at most every SYNC_MS, only when the content changed;
+    // a network error is shown and retried, a refusal (too large, claim gone) is shown and
+    // retried at the next change.
+    var synced = null, refused = null, inflight = false, syncTimer = null, failures = 0;
+    function putDraft(state, extra) {
+      return fetch(root.dataset.draftUrl, Object.assign({
+        method: "PUT", credentials: "same-origin", body: JSON.stringify(state),
+        headers: { "X-CSRFToken": csrf(), "Content-Type": "application/json" },
+      }, extra || {}));
+    }
+    function syncSoon(ms) {
+      if (!syncTimer && root.dataset.draftUrl) syncTimer = setTimeout(syncNow, ms == null ? SYNC_MS : ms);
+    }
+    function syncNow() {
+      syncTimer = null;
+      if (!document.body.contains(root) || !latest || inflight) return;
+      var state = latest, c = content(state);
+      if (c === synced || c === refused) return;
+      inflight = true;
+      putDraft(state).then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (data) {
+          inflight = false;
+          if (response.status >= 500) throw new Error("server error " + response.status);
+          if (response.ok) {
+            synced = c; failures = 0; serverTrouble = false;
+            say("Draft saved " + clockTime());
+          } else {
+            refused = c; serverTrouble = true;
+            say(data.error || "The server did not keep this draft (" + response.status + "); it is saved in this browser.", "warn");
+          }
+          if (content(latest) !== c) syncSoon();
+        });
+      }).catch(function () {
+        inflight = false; failures += 1; serverTrouble = true;
+        say("Saved in this browser only: the server cannot be reached, retrying…", "warn");
+        syncSoon(Math.min(60000, RETRY_MS * failures));
+      });
+    }
+
     if (stored.kind) {
       kind.restore(root, stored.kind);
       var r0 = root.querySelector("[data-rationale]");
       if (r0 && stored.rationale) r0.value = stored.rationale;
-      if (saved) saved.textContent = "Draft restored";
+      lastContent = content({ kind: kind.snapshot(root), rationale: r0 ? r0.value : "" });
+      if (server && server.kind && content(server) === lastContent) synced = lastContent;
+      if (fromServer) save();  // keep it in this browser too
+      say(fromServer ? "Draft restored from the server" : "Draft restored");
     }
     var pending = null;
     function later() { clearTimeout(pending); pending = setTimeout(save, 300); }
     root.addEventListener("input", later);
     root.addEventListener("change", later);
     root.addEventListener("flywheel:changed", later);
-    // A reload or a closed tab inside the debounce window must not lose the last keystrokes.
-    window.addEventListener("pagehide", function () { if (document.body.contains(root)) save(); });
+    // A reload or a closed tab inside the debounce window must not lose the last keystrokes:
+    // saved here, and sent to the server by a request that outlives the page.
+    window.addEventListener("pagehide", function () {
+      if (!document.body.contains(root)) return;
+      save();
+      if (latest && content(latest) !== synced && root.dataset.draftUrl) {
+        try { putDraft(latest, { keepalive: true }).catch(function () {}); } catch (e) { /* too big for keepalive */ }
+      }
+    });
 
     // Word count of a demonstration.
     var text = root.querySelector("[data-demo-text]"), count = root.querySelector("[data-word-count]");
