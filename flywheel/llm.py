@@ -29,6 +29,7 @@ ERROR_MALFORMED = "The LLM server at {url} sent a reply Flywheel cannot read: {r
 ERROR_NOT_JSON = "The model's reply is not valid JSON: {reason}"
 
 _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+_CHAT_PATH = "/chat/completions"
 
 
 class LLMError(Exception):
@@ -131,6 +132,7 @@ class LLMClient:
         model: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> ChatResult:
+        """One chat completion; `extra` holds more request body fields (top_p, stop, ...)."""
         params: dict[str, Any] = {
             "model": model or self.config.model,
             "messages": messages,
@@ -153,7 +155,11 @@ class LLMClient:
             try:
                 with self._semaphore:
                     started = time.monotonic()
-                    response = self._client.chat.completions.create(**params)
+                    # The SDK's generic POST (its documented way to send any body) rather than
+                    # chat.completions.create: the same auth, timeout and error mapping, without
+                    # the typed request transform and response model, which took about a third
+                    # of the CPU of a call (bench/judge.py: 1.6 -> 1.1 ms per call).
+                    response = self._client.post(_CHAT_PATH, body=params, cast_to=object)
                 latency = time.monotonic() - started
                 result = self._read(response, latency=latency, attempts=attempts)
             except openai.APIStatusError as exc:
@@ -216,24 +222,30 @@ class LLMClient:
 
     def _read(self, response: Any, *, latency: float, attempts: int) -> ChatResult:
         url = self.config.base_url
-        choices = getattr(response, "choices", None)
-        if not choices:
+        if not isinstance(response, dict):
+            raise LLMResponseError(
+                ERROR_MALFORMED.format(url=url, reason="the reply is not a JSON object")
+            )
+        choices = response.get("choices")
+        if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
             raise LLMResponseError(
                 ERROR_MALFORMED.format(url=url, reason="no choices in the reply")
             )
-        message = getattr(choices[0], "message", None)
-        text = getattr(message, "content", None)
-        if text is None:
+        message = choices[0].get("message")
+        text = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(text, str):
             raise LLMResponseError(ERROR_MALFORMED.format(url=url, reason="the reply has no text"))
-        usage = getattr(response, "usage", None)
+        usage = response.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
+        finish_reason = choices[0].get("finish_reason")
         return ChatResult(
             text=text,
-            model=getattr(response, "model", None) or self.config.model,
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            model=str(response.get("model") or self.config.model),
+            prompt_tokens=_count(usage.get("prompt_tokens")),
+            completion_tokens=_count(usage.get("completion_tokens")),
             latency_s=latency,
             attempts=attempts,
-            finish_reason=getattr(choices[0], "finish_reason", None),
+            finish_reason=finish_reason if isinstance(finish_reason, str) else None,
         )
 
     def _count_success(self, result: ChatResult) -> None:
@@ -275,6 +287,13 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
 def _connection_reason(exc: Exception) -> str:
     cause = exc.__cause__ or exc.__context__
     return str(cause or exc) or "connection failed"
+
+
+def _count(value: Any) -> int:
+    """A token count from the usage block; servers that omit or garble it count as 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return 0
+    return int(value)
 
 
 def _strip_fences(text: str) -> str:

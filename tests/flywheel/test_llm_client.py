@@ -139,3 +139,49 @@ def test_api_key_comes_from_the_named_environment_variable(llm_server, monkeypat
     assert client._client.api_key == "sk-test-123"
     seen["ok"] = client.chat([{"role": "user", "content": "x"}]).text
     assert seen == {"ok": "ok"}
+
+
+def test_seed_json_mode_and_extra_fields_are_sent_as_they_are(llm_server):
+    client = make_client(llm_server)
+    client.chat(
+        [{"role": "system", "content": "s"}, {"role": "user", "content": "x"}],
+        seed=7,
+        json_mode=True,
+        extra={"top_p": 0.5, "stop": ["\n\n"]},
+    )
+    sent = llm_server.requests[0]
+    assert sent == {
+        "model": "judge-1",
+        "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "x"}],
+        "temperature": 0.0,
+        "seed": 7,
+        "response_format": {"type": "json_object"},
+        "top_p": 0.5,
+        "stop": ["\n\n"],
+    }
+
+
+def test_a_reply_that_is_not_a_json_object_is_retried_then_reported(llm_server):
+    llm_server.script(Reply(raw_body="[1, 2]"), "recovered")
+    result = make_client(llm_server).chat([{"role": "user", "content": "x"}])
+    assert (result.text, result.attempts) == ("recovered", 2)
+
+    llm_server.respond_with(lambda req: Reply(raw_body='"just a string"'))
+    with pytest.raises(LLMError, match="not a JSON object"):
+        make_client(llm_server, max_retries=1).chat([{"role": "user", "content": "x"}])
+
+    llm_server.respond_with(
+        lambda req: Reply(raw_body='{"choices": [{"message": {"role": "assistant"}}]}')
+    )
+    with pytest.raises(LLMError, match="the reply has no text"):
+        make_client(llm_server, max_retries=0).chat([{"role": "user", "content": "x"}])
+
+
+def test_a_reply_without_usage_or_model_counts_no_tokens_and_names_the_asked_model(llm_server):
+    body = '{"choices": [{"message": {"content": "fine"}, "finish_reason": "length"}]}'
+    llm_server.script(Reply(raw_body=body))
+    client = make_client(llm_server)
+    result = client.chat([{"role": "user", "content": "x"}])
+    assert (result.text, result.model, result.finish_reason) == ("fine", "judge-1", "length")
+    assert result.prompt_tokens == result.completion_tokens == 0
+    assert client.usage.calls == 1 and client.usage.prompt_tokens == 0
