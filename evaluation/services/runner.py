@@ -9,11 +9,12 @@ execution. The database row is the source of truth for progress and cancellation
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
-import queue
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 FLUSH_S = 0.25  # how often recorded calls are written and cancellation is checked
 CACHE_CHUNK = 500
+PLAN_CHUNK = 256  # calls planned, looked up in the cache and sent at a time
 
 ERROR_FAILED_CALLS = (
     "{n} judge call(s) failed after retries; the last error: {error}. Resume the run to "
@@ -122,6 +124,12 @@ def cache_key(*, template_version: str, model: str, temperature: float, messages
 
 def plan_calls(run: EvalRun) -> list[Call]:
     """Every call the run needs, in a stable order."""
+    return list(iter_calls(run))
+
+
+def iter_calls(run: EvalRun) -> Iterator[Call]:
+    """The calls of `plan_calls`, one at a time, so that the first ones can be sent while the
+    rest are still being rendered."""
     snap = run.config_snapshot
     ids = {
         k: (snap.get(k) or {}).get("id")
@@ -147,7 +155,6 @@ def plan_calls(run: EvalRun) -> list[Call]:
         if pairwise and snap["both_orders"]
         else ([Order.AB] if pairwise else [Order.NONE])
     )
-    calls = []
     for item in run.items.select_related("question").order_by("id"):
         question = item.question
         has_ref = bool(question.reference_for(item.turn))
@@ -174,25 +181,22 @@ def plan_calls(run: EvalRun) -> list[Call]:
                 )
             messages.append({"role": "user", "content": render(template.prompt, values)})
             for trial in range(snap["trials"]):
-                calls.append(
-                    Call(
-                        item_id=item.pk,
-                        order=order,
-                        trial=trial,
-                        template=template,
+                yield Call(
+                    item_id=item.pk,
+                    order=order,
+                    trial=trial,
+                    template=template,
+                    messages=messages,
+                    cache_key=cache_key(
+                        template_version=template.version,
+                        model=snap["model"],
+                        temperature=snap["temperature"],
                         messages=messages,
-                        cache_key=cache_key(
-                            template_version=template.version,
-                            model=snap["model"],
-                            temperature=snap["temperature"],
-                            messages=messages,
-                            trial=trial,
-                        ),
-                        model_first=first,
-                        model_second=second,
-                    )
+                        trial=trial,
+                    ),
+                    model_first=first,
+                    model_second=second,
                 )
-    return calls
 
 
 def _winner(call: Call, verdict: str) -> str:
@@ -348,62 +352,110 @@ def eval_run_execute(*, run_id: int, client: LLMClient | None = None) -> EvalRun
     return _finish(run_id)
 
 
+class _Inbox:
+    """Outcomes handed back by the call threads to the thread that records them.
+
+    The recording thread wakes on a timer (or when the last outcome arrives), not once per
+    outcome: each wake-up takes the interpreter lock from a call thread that has a reply to
+    read, and at 32 calls in flight that lengthened every call (bench/judge.py).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._outcomes: list[Outcome] = []
+        self._outstanding = 0
+        self._idle = threading.Event()
+        self._idle.set()
+
+    def expect(self, n: int) -> None:
+        with self._lock:
+            self._outstanding += n
+            if self._outstanding:
+                self._idle.clear()
+
+    def put(self, outcome: Outcome | None) -> None:
+        """One expected call is over; None when it was skipped (the run was cancelled)."""
+        with self._lock:
+            if outcome is not None:
+                self._outcomes.append(outcome)
+            self._outstanding -= 1
+            if not self._outstanding:
+                self._idle.set()
+
+    def wait_idle(self, timeout: float) -> bool:
+        return self._idle.wait(timeout)
+
+    def take(self) -> list[Outcome]:
+        with self._lock:
+            outcomes, self._outcomes = self._outcomes, []
+        return outcomes
+
+
 def _execute(run: EvalRun, client: LLMClient | None) -> None:
     snap = run.config_snapshot
     rater = snap["model"]
     done = set(
         Judgment.objects.filter(run=run, rater=rater).values_list("item_id", "order", "trial")
     )
-    pending = [c for c in plan_calls(run) if (c.item_id, c.order, c.trial) not in done]
-    cached = _cached_outcomes(run, pending)
-    for start in range(0, len(cached), CACHE_CHUNK):
-        _record(run, cached[start : start + CACHE_CHUNK])
-    cached_keys = {(o.call.item_id, o.call.order, o.call.trial) for o in cached}
-    remaining = [c for c in pending if (c.item_id, c.order, c.trial) not in cached_keys]
-    if not remaining:
-        return
-    client = client or LLMClient(
-        LLMConfig(
-            base_url=snap["base_url"],
-            model=snap["model"],
-            api_key_env=snap["api_key_env"],
-            timeout=snap["timeout_s"],
-            max_retries=snap["max_retries"],
-            max_concurrency=snap["max_concurrency"],
-        )
-    )
-    results: queue.Queue[Outcome | None] = queue.Queue()
+    inbox = _Inbox()
     stop = threading.Event()
+    pool: ThreadPoolExecutor | None = None
 
     def work(call: Call) -> None:
         if stop.is_set():
-            results.put(None)  # cancelled before it was sent
+            inbox.put(None)  # cancelled before it was sent
             return
         try:
-            results.put(_judge(client, call, snap))
+            outcome = _judge(client, call, snap)
         except Exception as exc:  # a bug, not an LLM failure: record it, keep the run going
-            results.put(Outcome(call=call, status=JudgmentStatus.CALL_ERROR, error=repr(exc)))
+            outcome = Outcome(call=call, status=JudgmentStatus.CALL_ERROR, error=repr(exc))
+        inbox.put(outcome)
 
-    outstanding = len(remaining)
-    with ThreadPoolExecutor(max_workers=client.config.max_concurrency) as pool:
-        for call in remaining:
-            pool.submit(work, call)
-        buffer: list[Outcome] = []
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last_flush
+        _record(run, inbox.take())
         last_flush = time.monotonic()
-        while outstanding:
-            try:
-                got = results.get(timeout=FLUSH_S)
-                outstanding -= 1
-                if got is not None:
-                    buffer.append(got)
-            except queue.Empty:
-                pass
-            if time.monotonic() - last_flush >= FLUSH_S or not outstanding:
-                _record(run, buffer)
-                buffer = []
-                last_flush = time.monotonic()
-                if not stop.is_set() and _status(run.pk) == RunStatus.CANCELLED:
-                    stop.set()  # calls already sent finish and are kept; the rest are skipped
+        if not stop.is_set() and _status(run.pk) == RunStatus.CANCELLED:
+            stop.set()  # calls already sent finish and are kept; the rest are skipped
+
+    try:
+        # Planning, the cache lookup and the calls overlap: each chunk is sent as soon as it
+        # is planned, so the judge is busy while the rest of the plan is rendered.
+        calls = iter_calls(run)
+        while not stop.is_set() and (chunk := list(itertools.islice(calls, PLAN_CHUNK))):
+            pending = [c for c in chunk if (c.item_id, c.order, c.trial) not in done]
+            cached = _cached_outcomes(run, pending)
+            _record(run, cached)
+            hits = {(o.call.item_id, o.call.order, o.call.trial) for o in cached}
+            remaining = [c for c in pending if (c.item_id, c.order, c.trial) not in hits]
+            if remaining and pool is None:
+                client = client or LLMClient(
+                    LLMConfig(
+                        base_url=snap["base_url"],
+                        model=snap["model"],
+                        api_key_env=snap["api_key_env"],
+                        timeout=snap["timeout_s"],
+                        max_retries=snap["max_retries"],
+                        max_concurrency=snap["max_concurrency"],
+                    )
+                )
+                pool = ThreadPoolExecutor(max_workers=client.config.max_concurrency)
+            inbox.expect(len(remaining))
+            for call in remaining:
+                pool.submit(work, call)
+            if time.monotonic() - last_flush >= FLUSH_S:
+                flush()
+        while True:
+            idle = inbox.wait_idle(FLUSH_S)
+            flush()
+            if idle:
+                break
+    finally:
+        if pool is not None:
+            stop.set()  # only matters when we got here on an error: send nothing more
+            pool.shutdown(wait=True)
 
 
 def _finish(run_id: int) -> EvalRun:
