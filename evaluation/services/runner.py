@@ -122,14 +122,9 @@ def cache_key(*, template_version: str, model: str, temperature: float, messages
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def plan_calls(run: EvalRun) -> list[Call]:
-    """Every call the run needs, in a stable order."""
-    return list(iter_calls(run))
-
-
 def iter_calls(run: EvalRun) -> Iterator[Call]:
-    """The calls of `plan_calls`, one at a time, so that the first ones can be sent while the
-    rest are still being rendered."""
+    """Every call the run needs, in a stable order, one at a time: the first ones are sent
+    while the rest are still being rendered."""
     snap = run.config_snapshot
     ids = {
         k: (snap.get(k) or {}).get("id")
