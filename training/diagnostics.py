@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
-from .models import TrainingJob
+from .models import JobKind, TrainingJob
 
 MIN_POINTS = 5
+RL_KINDS = {JobKind.REWARD, JobKind.DPO, JobKind.PPO, JobKind.GRPO, JobKind.RLOO}
 RISE_FRACTION = 0.05
 MEMORIZING_BELOW = 0.3
 SPECIAL_SLOW_RATIO = 0.8
@@ -76,11 +77,11 @@ def expected_initial_loss(total_params: int | None) -> tuple[float, float, str]:
     return 2.0, 4.0, "a model under 1B parameters"
 
 
-def _last(series: list[tuple[int, float]]) -> float:
+def last_value(series: list[tuple[int, float]]) -> float:
     return series[-1][1]
 
 
-def _quarter_means(series: list[tuple[int, float]]) -> tuple[float, float]:
+def quarter_means(series: list[tuple[int, float]]) -> tuple[float, float]:
     k = max(1, len(series) // 4)
     first = sum(v for _, v in series[:k]) / k
     last = sum(v for _, v in series[-k:]) / k
@@ -91,15 +92,60 @@ def _rises_consistently(series: list[tuple[int, float]]) -> bool:
     """Last quarter above the first by RISE_FRACTION and most steps going up."""
     if len(series) < MIN_POINTS:
         return False
-    first, last = _quarter_means(series)
+    first, last = quarter_means(series)
     ups = sum(1 for (_, a), (_, b) in pairwise(series) if b > a)
     return last > first * (1 + RISE_FRACTION) and ups >= (len(series) - 1) / 2
+
+
+def _rising(loss: list[tuple[int, float]]) -> list[Diagnostic]:
+    if not _rises_consistently(loss):
+        return []
+    first, last = quarter_means(loss)
+    return [Diagnostic("warn", "Loss is rising", TEXT_RISING.format(first=first, last=last))]
+
+
+def _overfitting(
+    loss: list[tuple[int, float]], eval_loss: list[tuple[int, float]]
+) -> list[Diagnostic]:
+    """Validation loss above its best while training loss still falls."""
+    if len(eval_loss) < 3 or len(loss) < 3:
+        return []
+    first, _ = quarter_means(loss)
+    last = last_value(loss)
+    best = min(v for _, v in eval_loss)
+    eval_last = last_value(eval_loss)
+    if eval_last > best * (1 + RISE_FRACTION) and last < first:
+        text = TEXT_OVERFITTING.format(
+            best=best, last=eval_last, train_first=first, train_last=last
+        )
+        return [Diagnostic("warn", "Overfitting", text)]
+    return []
 
 
 def job_diagnostics(
     *, job: TrainingJob, series: dict[str, list[tuple[int, float]]]
 ) -> list[Diagnostic]:
-    """What the stored metrics say about the run; `series` maps metric name → [(step, value)]."""
+    """What the stored metrics say about the run; `series` maps metric name → [(step, value)].
+
+    The SFT rules of thumb (initial loss for the model size, memorizing below 0.3, converged
+    near 0.5, special tokens, task-type channels) only hold for next-token loss; reward, DPO
+    and online RL jobs get the rules that hold for any loss and their own (rl_diagnostics)."""
+    if job.kind in RL_KINDS:
+        # rl_diagnostics builds on this module's helpers, so it is imported here.
+        from .rl_diagnostics import rl_diagnostics
+
+        loss = series.get("loss", [])
+        return (
+            _rising(loss)
+            + _overfitting(loss, series.get("eval/loss", []))
+            + rl_diagnostics(kind=job.kind, series=series)
+        )
+    return sft_diagnostics(job=job, series=series)
+
+
+def sft_diagnostics(
+    *, job: TrainingJob, series: dict[str, list[tuple[int, float]]]
+) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     loss = series.get("loss", [])
     if not loss:
@@ -129,33 +175,16 @@ def job_diagnostics(
                 f"for {label}.{hint}" + (f" (vocabulary {vocab})" if vocab else ""),
             )
         )
-    first, last_q = _quarter_means(loss)
-    if _rises_consistently(loss):
-        out.append(
-            Diagnostic("warn", "Loss is rising", TEXT_RISING.format(first=first, last=last_q))
-        )
-    last = _last(loss)
+    out += _rising(loss)
+    last = last_value(loss)
     if last < MEMORIZING_BELOW:
         out.append(Diagnostic("warn", "Memorizing", TEXT_MEMORIZING.format(last=last)))
     elif 0.3 <= last <= 0.7:
         out.append(Diagnostic("ok", "Converged", TEXT_CONVERGED.format(last=last)))
-    eval_loss = series.get("eval/loss", [])
-    if len(eval_loss) >= 3 and len(loss) >= 3:
-        best = min(v for _, v in eval_loss)
-        eval_last = _last(eval_loss)
-        if eval_last > best * (1 + RISE_FRACTION) and last < first:
-            out.append(
-                Diagnostic(
-                    "warn",
-                    "Overfitting",
-                    TEXT_OVERFITTING.format(
-                        best=best, last=eval_last, train_first=first, train_last=last
-                    ),
-                )
-            )
+    out += _overfitting(loss, series.get("eval/loss", []))
     special = series.get("loss/special_tokens", [])
     if len(special) >= MIN_POINTS:
-        s_first, s_last = special[0][1], _last(special)
+        s_first, s_last = special[0][1], last_value(special)
         ratio = s_last / s_first if s_first else 1.0
         if ratio > SPECIAL_SLOW_RATIO:
             out.append(
@@ -172,7 +201,7 @@ def job_diagnostics(
                 )
             )
     channels = {
-        name.removeprefix("loss/"): _last(values)
+        name.removeprefix("loss/"): last_value(values)
         for name, values in series.items()
         if name.startswith("loss/")
         and values

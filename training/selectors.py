@@ -10,24 +10,16 @@ from django.db.models import QuerySet
 from labeling.models import Role
 from labeling.selectors import project_get_for_user, project_list_for_user
 
-from .models import Adapter, MetricPoint, TrainingJob
+from . import charts
+from .models import Adapter, JobKind, MetricPoint, TrainingJob
 
 User = AbstractBaseUser | AnonymousUser
 
 ERROR_JOB_NOT_FOUND = "No such training job, or you are not a member of its project."
 ERROR_ADAPTER_NOT_FOUND = "No such adapter, or you are not a member of its project."
 
-# Lines of the page's charts: (chart id, title, y-axis label, metric names or a prefix).
-CHANNEL_COLORS = [
-    "#2956c4",
-    "#1f7a3f",
-    "#b3261e",
-    "#8a5a00",
-    "#6b3fa0",
-    "#0f7b8a",
-    "#c2410c",
-    "#545a66",
-]
+# Kept importable from here: other page sections draw lines in the same style.
+CHANNEL_COLORS = charts.CHANNEL_COLORS
 
 
 def job_list_for_user(*, user: User) -> QuerySet[TrainingJob]:
@@ -70,86 +62,25 @@ def metric_series(*, job: TrainingJob) -> dict[str, list[tuple[int, float]]]:
 def _dataset(
     label: str, points: list[tuple[int, float]], color: str, *, dashed: bool = False
 ) -> dict:
-    return {
-        "label": label,
-        "data": [{"x": s, "y": v} for s, v in points],
-        "borderColor": color,
-        "backgroundColor": color,
-        "borderDash": [6, 4] if dashed else [],
-        "pointRadius": 0 if len(points) > 40 else 2,
-        "borderWidth": 2,
-        "tension": 0,
-    }
+    return charts.dataset(label, points, color, dashed=dashed)
 
 
-def job_charts(*, series: dict[str, list[tuple[int, float]]]) -> list[dict]:
-    """Chart.js datasets for the job page: one line per loss channel (training solid,
-    validation dashed), special vs content tokens, learning rate, grad norm."""
-    channel_names = sorted(
-        n.removeprefix("loss/")
-        for n in series
-        if n.startswith("loss/") and n not in ("loss/special_tokens", "loss/content_tokens")
-    )
-    colors = {
-        name: CHANNEL_COLORS[(i + 1) % len(CHANNEL_COLORS)] for i, name in enumerate(channel_names)
-    }
-    channels = []
-    if "loss" in series:
-        channels.append(_dataset("loss (all)", series["loss"], CHANNEL_COLORS[0]))
-    if "eval/loss" in series:
-        channels.append(
-            _dataset("validation loss (all)", series["eval/loss"], CHANNEL_COLORS[0], dashed=True)
-        )
-    for name in channel_names:
-        channels.append(_dataset(name, series[f"loss/{name}"], colors[name]))
-        if f"eval/loss/{name}" in series:
-            channels.append(
-                _dataset(
-                    f"{name} (validation)", series[f"eval/loss/{name}"], colors[name], dashed=True
-                )
-            )
-    tokens = []
-    for key, label, color in (
-        ("loss/special_tokens", "special & template tokens", "#b3261e"),
-        ("loss/content_tokens", "content tokens", "#2956c4"),
-    ):
-        if key in series:
-            tokens.append(_dataset(label, series[key], color))
-        if f"eval/{key}" in series:
-            tokens.append(
-                _dataset(f"{label} (validation)", series[f"eval/{key}"], color, dashed=True)
-            )
-    charts = [
-        {
-            "id": "chart-channels",
-            "title": "Loss per task type",
-            "y": "loss (nats/token)",
-            "log": True,
-            "datasets": channels,
-        },
-        {
-            "id": "chart-tokens",
-            "title": "Special vs content tokens",
-            "y": "loss (nats/token)",
-            "log": True,
-            "datasets": tokens,
-        },
-        {
-            "id": "chart-lr",
-            "title": "Learning rate",
-            "y": "learning rate",
-            "log": False,
-            "datasets": [_dataset("learning rate", series.get("lr", []), "#1f7a3f")],
-        },
-        {
-            "id": "chart-grad",
-            "title": "Gradient norm",
-            "y": "grad norm (L2)",
-            "log": True,
-            "datasets": [_dataset("grad norm", series.get("grad_norm", []), "#8a5a00")],
-        },
-    ]
-    return charts
+def job_charts(
+    *,
+    series: dict[str, list[tuple[int, float]]],
+    kind: str = JobKind.SFT,
+    data_report: dict | None = None,
+) -> list[dict]:
+    """Chart.js specs for the job page, the ones that matter for this kind of job (SFT loss
+    channels, reward-model accuracy and margins, DPO implicit rewards, PPO/GRPO/RLOO reward,
+    KL, entropy...); charts with nothing logged are left out. See training/charts.py."""
+    return charts.charts_for_kind(kind=kind, series=series, data_report=data_report)
+
+
+def job_samples(*, job: TrainingJob) -> list[dict]:
+    """Sample generations an RL run stored (PPO keeps the latest few), newest first."""
+    samples = (job.data_report or {}).get("samples") or []
+    return sorted(samples, key=lambda s: s.get("step", 0), reverse=True)
 
 
 def data_report_rows(*, job: TrainingJob) -> list[dict]:

@@ -16,6 +16,7 @@ from .selectors import (
     job_charts,
     job_get_for_user,
     job_list_for_user,
+    job_samples,
     metric_series,
 )
 
@@ -40,7 +41,8 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     series = metric_series(job=job)
     context = {
         "job": job,
-        "charts": job_charts(series=series),
+        "charts": job_charts(series=series, kind=job.kind, data_report=job.data_report),
+        "samples": job_samples(job=job),
         "diagnostics": job_diagnostics(job=job, series=series),
         "report_rows": data_report_rows(job=job),
         "adapters": list(adapter_list_for_job(job=job)),

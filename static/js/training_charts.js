@@ -1,5 +1,6 @@
 // Training job charts: reads the JSON the server renders into #chart-data, draws one Chart.js
-// line chart per entry, and redraws after each htmx poll swaps the live region.
+// chart per entry (lines over steps, or bars over task types and reward bins), and redraws
+// after each htmx poll swaps the live region.
 (function () {
   "use strict";
   const charts = {};
@@ -14,9 +15,25 @@
     return box ? box.checked : false;
   }
 
+  function yScale(spec, text, grid) {
+    const y = {
+      type: spec.log && logScale() ? "logarithmic" : "linear",
+      title: { display: true, text: spec.y, color: text },
+      ticks: { color: text },
+      grid: { color: grid },
+    };
+    // Bounded values (accuracies, fractions) keep their whole range in view.
+    if (spec.range && y.type === "linear") {
+      y.min = spec.range[0];
+      y.max = spec.range[1];
+    }
+    return y;
+  }
+
   function options(spec) {
     const text = cssVar("--text-muted", "#545a66");
     const grid = cssVar("--border", "#d9dbe0");
+    const bar = spec.type === "bar";
     return {
       animation: false,
       responsive: true,
@@ -27,13 +44,14 @@
         tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${Number(c.parsed.y).toPrecision(4)}` } },
       },
       scales: {
-        x: { type: "linear", title: { display: true, text: "step", color: text }, ticks: { color: text }, grid: { color: grid } },
-        y: {
-          type: spec.log && logScale() ? "logarithmic" : "linear",
-          title: { display: true, text: spec.y, color: text },
-          ticks: { color: text },
-          grid: { color: grid },
+        x: {
+          type: bar ? "category" : "linear",
+          title: { display: true, text: spec.x || "step", color: text },
+          // Steps are whole numbers: no 1.5 ticks on short runs.
+          ticks: bar ? { color: text } : { color: text, precision: 0 },
+          grid: { color: grid, display: !bar },
         },
+        y: yScale(spec, text, grid),
       },
     };
   }
@@ -49,12 +67,13 @@
         charts[spec.id].destroy();
         delete charts[spec.id];
       }
+      const data = spec.type === "bar" ? { labels: spec.labels, datasets: spec.datasets } : { datasets: spec.datasets };
       if (charts[spec.id]) {
-        charts[spec.id].data.datasets = spec.datasets;
+        charts[spec.id].data = data;
         charts[spec.id].options = options(spec);
         charts[spec.id].update();
       } else {
-        charts[spec.id] = new window.Chart(canvas, { type: "line", data: { datasets: spec.datasets }, options: options(spec) });
+        charts[spec.id] = new window.Chart(canvas, { type: spec.type || "line", data: data, options: options(spec) });
       }
     }
   }

@@ -72,3 +72,80 @@ def test_creative_and_fixed_answer_channels_are_compared():
 @pytest.mark.parametrize("series", [{}, {"lr": line([1e-4])}])
 def test_no_loss_no_diagnostics(series):
     assert job_diagnostics(job=job(), series=series) == []
+
+
+def rl_job(kind):
+    return TrainingJob(kind=kind, total_params=1_000_000, config={"vocab_size": 500})
+
+
+SFT_ONLY = {"Initial loss", "Memorizing", "Converged", "Special tokens", "Creative vs fixed-answer"}
+
+
+@pytest.mark.parametrize("kind", ["reward", "dpo", "grpo", "rloo"])
+def test_sft_loss_rules_of_thumb_are_not_given_to_rl_jobs(kind):
+    # A pairwise or policy loss starts near ln 2 or 0 and may end below 0.3 without memorizing.
+    series = {
+        "loss": line([0.69, 0.5, 0.35, 0.2, 0.1, 0.05]),
+        "loss/special_tokens": line([3, 2.9, 2.9, 2.8, 2.8]),
+        "loss/creative": line([2.4]),
+        "loss/math": line([0.9]),
+    }
+    assert not {title for _, title in titles(rl_job(kind), series)} & SFT_ONLY
+    assert {title for _, title in titles(job(), series)} >= {"Initial loss", "Memorizing"}
+
+
+def test_rising_loss_and_overfitting_warn_on_rl_jobs_too():
+    rising = {"loss": line([0.69, 0.7, 0.75, 0.74, 0.8, 0.9, 0.95, 1.0])}
+    assert ("warn", "Loss is rising") in titles(rl_job("dpo"), rising)
+    overfit = {
+        "loss": line([0.69, 0.5, 0.3, 0.2, 0.1, 0.05]),
+        "eval/loss": line([0.69, 0.6, 0.62, 0.7, 0.8, 0.9]),
+    }
+    assert ("warn", "Overfitting") in titles(rl_job("reward"), overfit)
+
+
+def test_reward_model_below_chance_warns_and_weak_task_types_are_named():
+    swapped = {"eval/pairwise_accuracy": [(9, 0.2)], "eval/mean_margin": [(9, -0.8)]}
+    found = job_diagnostics(job=rl_job("reward"), series=swapped)
+    assert [(d.level, d.title) for d in found] == [("warn", "Below chance")]
+    assert "not swapped" in found[0].text
+    good = {
+        "eval/pairwise_accuracy": [(9, 0.8)],
+        "eval/mean_margin": [(9, 1.25)],
+        "eval/pairwise_accuracy/math": [(9, 1.0)],
+        "eval/pairwise_accuracy/creative": [(9, 0.5)],
+    }
+    found = {d.title: d for d in job_diagnostics(job=rl_job("reward"), series=good)}
+    assert found["Pairwise accuracy"].level == "ok"
+    assert "80%, mean margin 1.250" in found["Pairwise accuracy"].text
+    assert found["Weak task types"].text.startswith(
+        "At or below chance on validation: creative 50%"
+    )
+    assert "math" not in found["Weak task types"].text
+
+
+def test_dpo_notes_chosen_reward_falling_while_the_margin_grows():
+    series = {
+        "loss": line([0.69, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.3]),
+        "rewards/chosen": line([0.0, -0.05, -0.1, -0.2, -0.3, -0.35, -0.4, -0.5]),
+        "rewards/margins": line([0.0, 0.1, 0.2, 0.3, 0.5, 0.6, 0.8, 0.9]),
+        "rewards/accuracies": line([0.0, 0.5, 0.7, 0.8, 0.9, 1.0, 1.0, 1.0]),
+    }
+    assert {("note", "Chosen reward falls"), ("ok", "Preference accuracy")} <= titles(
+        rl_job("dpo"), series
+    )
+    both_up = {**series, "rewards/chosen": line([0.0, 0.05, 0.1, 0.1, 0.2, 0.2, 0.3, 0.3])}
+    assert ("note", "Chosen reward falls") not in titles(rl_job("dpo"), both_up)
+
+
+@pytest.mark.parametrize("kind", ["ppo", "grpo", "rloo"])
+def test_online_rl_reward_trend_and_kl(kind):
+    rising = {"reward": line([0.4, 0.5, 0.7, 0.9, 1.2, 1.5, 1.8, 1.8]), "kl": line([0, 0.2, 0.5])}
+    found = {d.title: d for d in job_diagnostics(job=rl_job(kind), series=rising)}
+    assert found["Reward"].level == "ok" and "rose from" in found["Reward"].text
+    assert found["KL"].text.startswith("KL to the reference (the SFT policy) ended at 0.500 nats")
+    assert ("per response" in found["KL"].text) == (kind == "ppo")
+    falling = {"reward": line([1.0, 0.9, 0.95, 0.7, 0.6, 0.5, 0.55, 0.3])}
+    assert ("warn", "Reward is falling") in titles(rl_job(kind), falling)
+    flat_noisy = {"reward": line([1.0, 0.9, 1.1, 1.0, 0.95, 1.05, 0.98, 0.99])}
+    assert ("warn", "Reward is falling") not in titles(rl_job(kind), flat_noisy)
