@@ -38,12 +38,22 @@ ERROR_TARGET_MODULES_UNKNOWN = "{model} has no module named {names}; it has {kno
 ERROR_VIRTUAL_TOKENS = "Prompt tuning needs 1 to 512 virtual tokens."
 ERROR_INIT_TEXT = "Text initialization needs the text to initialize the virtual tokens from."
 ERROR_INIT = "Prompt tuning initialization must be 'random' or 'text'."
+ERROR_ENSEMBLE_SIZE = "Ensemble size must be a whole number from 1 to {maximum}."
+ERROR_ENSEMBLE_METHOD = (
+    "An ensemble of soft prompts needs prompt tuning; {method} trains one adapter per job."
+)
+ERROR_ENSEMBLE_KIND = "Prompt ensembles are trained by SFT jobs; this is a {kind} job."
+ERROR_ENSEMBLE_INIT_TEXTS = (
+    "There are {count} member init texts for an ensemble of {size}: give at most one per member."
+)
 ERROR_SNAPSHOT_KIND = "A {kind} job needs a {needed} snapshot; this one is {actual}."
 ERROR_SNAPSHOT_NOT_READY = "The snapshot is {status}; only a ready snapshot can be trained on."
 ERROR_KIND_NOT_YET = "{kind} training is not available yet on this version."
 ERROR_SCHEDULER = "Scheduler must be one of: {choices}."
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+# Soft prompts trained one after another on one frozen base (training/ensemble_train.py).
+MAX_ENSEMBLE_SIZE = 8
 
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "learning_rate": 2e-4,
@@ -181,6 +191,44 @@ def _target_modules(value: Any, *, base_model: str) -> str | list[str]:
     return names
 
 
+def _ensemble_size(value: Any) -> int:
+    message = ERROR_ENSEMBLE_SIZE.format(maximum=MAX_ENSEMBLE_SIZE)
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(message, field="ensemble_size") from None
+    if size != float(value) or not 1 <= size <= MAX_ENSEMBLE_SIZE:
+        raise ConfigError(message, field="ensemble_size")
+    return size
+
+
+def _init_texts(value: Any) -> list[str]:
+    """One init text per member, from a list or from text with one per line; an empty entry
+    means that member starts from the job's own init. Trailing empty entries are dropped."""
+    if value in (None, ""):
+        return []
+    lines = value if isinstance(value, list | tuple) else str(value).splitlines()
+    texts = [str(line).strip() for line in lines]
+    while texts and not texts[-1]:
+        texts.pop()
+    return texts
+
+
+def _ensemble_resolve(peft: dict[str, Any]) -> dict[str, Any]:
+    """`ensemble_size` and `ensemble_init_texts` of a prompt-tuning job. Size 1 (the default)
+    leaves them out of the config, so a single soft prompt resolves exactly as before."""
+    size = _ensemble_size(peft.pop("ensemble_size", 1))
+    texts = _init_texts(peft.pop("ensemble_init_texts", None))
+    if len(texts) > size or (texts and size == 1):
+        raise ConfigError(
+            ERROR_ENSEMBLE_INIT_TEXTS.format(count=len(texts), size=size),
+            field="ensemble_init_texts",
+        )
+    if size == 1:
+        return {}
+    return {"ensemble_size": size, "ensemble_init_texts": texts}
+
+
 def peft_resolve(method: str, values: dict[str, Any], *, base_model: str) -> dict[str, Any]:
     method = PeftMethod(method)
     peft = {**DEFAULT_PEFT[method], **{k: v for k, v in values.items() if v not in (None, "")}}
@@ -206,7 +254,13 @@ def peft_resolve(method: str, values: dict[str, Any], *, base_model: str) -> dic
         )
         for key in ("num_virtual_tokens", "init", "init_text"):
             peft.pop(key, None)
-    elif method == PeftMethod.PROMPT_TUNING:
+    if method != PeftMethod.PROMPT_TUNING:
+        size = _ensemble_size(peft.pop("ensemble_size", 1))
+        if size > 1 or _init_texts(peft.pop("ensemble_init_texts", None)):
+            raise ConfigError(
+                ERROR_ENSEMBLE_METHOD.format(method=method.label), field="ensemble_size"
+            )
+    if method == PeftMethod.PROMPT_TUNING:
         peft["num_virtual_tokens"] = _int(
             peft["num_virtual_tokens"], field="num_virtual_tokens", name="Virtual tokens", minimum=1
         )
@@ -218,6 +272,7 @@ def peft_resolve(method: str, values: dict[str, Any], *, base_model: str) -> dic
             raise ConfigError(ERROR_INIT_TEXT, field="init_text")
         for key in ("r", "lora_alpha", "lora_dropout", "target_modules"):
             peft.pop(key, None)
+        peft.update(_ensemble_resolve(peft))
     peft["method"] = method.value
     return peft
 
@@ -254,12 +309,17 @@ def config_resolve(
             peft_method=peft_method,
             hyperparameters=hyperparameters,
         )
+    peft = peft_resolve(peft_method, peft_values, base_model=base_model)
+    if peft.get("ensemble_size", 1) > 1 and kind != JobKind.SFT:
+        raise ConfigError(
+            ERROR_ENSEMBLE_KIND.format(kind=JobKind(kind).label), field="ensemble_size"
+        )
     rl = rl_resolve(kind=kind, hyperparameters=hyperparameters, project=snapshot.project)
     return {
         "kind": kind,
         "base_model": base_model,
         "snapshot": {"id": snapshot.pk, "path": snapshot.path, "hash": snapshot.content_hash},
-        "peft": peft_resolve(peft_method, peft_values, base_model=base_model),
+        "peft": peft,
         "training": hyperparameters_resolve(hyperparameters),
         **({"rl": rl} if kind != JobKind.SFT else {}),
     }

@@ -1,6 +1,7 @@
 """Demo data for training: the tiny local model, an SFT snapshot of sample conversations with
-several task types, and one finished tiny SFT LoRA job with its metrics and adapter.
-Safe to run again: each piece is made once."""
+several task types, one finished tiny SFT LoRA job with its metrics and adapter, and one
+finished prompt-tuning ensemble (three soft prompts on the frozen base) whose page compares
+its members. Safe to run again: each piece is made once."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .testing import sample_conversations, snapshot_write
 
 DEMO_SNAPSHOT = "Demo: sample conversations (SFT)"
 DEMO_JOB = "Demo: tiny SFT LoRA"
+DEMO_ENSEMBLE_JOB = "Demo: prompt-tuning ensemble of 3"
 
 
 def tiny_model_path() -> Path:
@@ -37,6 +39,7 @@ def load_demo(*, project: Project, users: dict, stdout) -> TrainingJob:
             validation=sample_conversations(),
             name=DEMO_SNAPSHOT,
         )
+    ensemble_demo(project=project, users=users, snapshot=snapshot, model=model, stdout=stdout)
     job = TrainingJob.objects.filter(
         project=project, name=DEMO_JOB, status=JobStatus.SUCCEEDED
     ).first()
@@ -71,3 +74,41 @@ def load_demo(*, project: Project, users: dict, stdout) -> TrainingJob:
     job.refresh_from_db()
     stdout.write(f"Trained {job} ({job.status}) in {job.step} steps")
     return job
+
+
+def ensemble_demo(*, project: Project, users: dict, snapshot, model: Path, stdout) -> None:
+    """Three soft prompts for the same task (member 0 from a text, the others random, seeds
+    42-44), trained one after another on the tiny model, in-process like the SFT job."""
+    if TrainingJob.objects.filter(
+        project=project, name=DEMO_ENSEMBLE_JOB, status=JobStatus.SUCCEEDED
+    ).exists():
+        return
+    TrainingJob.objects.filter(project=project, name=DEMO_ENSEMBLE_JOB).delete()
+    job = job_create(
+        project=project,
+        created_by=users.get("researcher"),
+        kind="sft",
+        base_model=str(model),
+        snapshot=snapshot,
+        peft_method="prompt_tuning",
+        peft_config={
+            "num_virtual_tokens": 8,
+            "ensemble_size": 3,
+            "ensemble_init_texts": ["Answer the question in one short sentence."],
+        },
+        hyperparameters={
+            "learning_rate": 3e-2,
+            "max_steps": 6,
+            "per_device_train_batch_size": 6,
+            "logging_steps": 1,
+            "eval_steps": 3,
+            "save_steps": 6,
+        },
+        name=DEMO_ENSEMBLE_JOB,
+    )
+    job_launch(job=job)
+    from .sft import run_job
+
+    run_job(job_id=job.pk)
+    job.refresh_from_db()
+    stdout.write(f"Trained {job} ({job.status}) in {job.step} steps")

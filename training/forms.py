@@ -21,6 +21,8 @@ PEFT_FIELDS = [
     "num_virtual_tokens",
     "init",
     "init_text",
+    "ensemble_size",
+    "ensemble_init_texts",
 ]
 
 
@@ -93,6 +95,19 @@ class TrainingJobForm(forms.ModelForm):
     )
     init_text = forms.CharField(
         required=False, help_text="Text the virtual tokens start from (init = from text)."
+    )
+    ensemble_size = forms.IntegerField(
+        required=False,
+        initial=1,
+        help_text="Prompt tuning: soft prompts trained one after another on the frozen base "
+        "(member i uses seed + i); 1 trains a single prompt.",
+    )
+    ensemble_init_texts = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Member init texts",
+        help_text="Prompt tuning ensemble: one line per member (line i starts member i); "
+        "members without a line use the init above.",
     )
 
     # Reward, DPO, PPO, GRPO and RLOO settings (training/rl_config.py); blank = the default.

@@ -391,6 +391,10 @@ def base_model_size_bytes(base_model: str, total_params: int) -> int:
 def train_sft(job: TrainingJob, *, callbacks: list | None = None) -> str:
     """Train the job; returns the status it ended in. `callbacks` are extra TrainerCallbacks
     (tests use one to check which parameters changed)."""
+    if job.config["peft"].get("ensemble_size", 1) > 1:
+        from .ensemble_train import train_ensemble
+
+        return train_ensemble(job, callbacks=callbacks)
     from transformers import AutoTokenizer
     from transformers.trainer_utils import get_last_checkpoint
     from trl.chat_template_utils import get_training_chat_template, has_generation_markers

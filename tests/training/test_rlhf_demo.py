@@ -26,5 +26,6 @@ def test_demo_closes_the_loop_once(project, owner, settings, tmp_path):
     assert Task.objects.filter(source__generate_job_id=generate.pk).count() == 3
     assert generate.data_report["generate"]["completions"] == 3 * 2 * 2
     load_demo(project=project, users={"researcher": owner}, stdout=io.StringIO())
-    assert TrainingJob.objects.filter(project=project).count() == 5
+    # Five RLHF-loop jobs and the prompt-tuning ensemble of training/demo.py.
+    assert TrainingJob.objects.filter(project=project).count() == 6
     assert Task.objects.filter(project=project, kind="ranking").count() == tasks
