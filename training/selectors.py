@@ -83,6 +83,60 @@ def job_samples(*, job: TrainingJob) -> list[dict]:
     return sorted(samples, key=lambda s: s.get("step", 0), reverse=True)
 
 
+def ensemble_members(
+    *, job: TrainingJob, series: dict[str, list[tuple[int, float]]]
+) -> dict | None:
+    """The member comparison of a prompt-ensemble job (None for any other job): per member
+    its seed, init, state, final training loss and best/final validation loss (read from the
+    `member/<i>/...` metrics, so it fills in while the run goes), the ensemble's own
+    validation losses once the last member is done, and one chart of the members' curves."""
+    from .ensemble import member_metric, member_plan, member_summary
+
+    peft = (job.config or {}).get("peft") or {}
+    if peft.get("ensemble_size", 1) <= 1:
+        return None
+    plan = member_plan(peft, seed=(job.config.get("training") or {}).get("seed", 0))
+    per_member = job.total_steps // len(plan) if job.total_steps else 0
+    rows = []
+    for member in plan:
+        summary = member_summary(series, member["index"])
+        if job.status == "succeeded" or (
+            per_member and job.step >= per_member * (member["index"] + 1)
+        ):
+            state = "done"
+        elif job.is_active and (not per_member or job.step // per_member == member["index"]):
+            state = "training"
+        else:
+            state = "stopped" if summary["steps"] else "waiting"
+        rows.append({**member, **summary, "state": state})
+    evaluation = ((job.data_report or {}).get("ensemble") or {}).get("eval") or None
+    datasets = []
+    for member in plan:
+        color = charts.CHANNEL_COLORS[member["index"] % len(charts.CHANNEL_COLORS)]
+        name = member["name"]
+        for metric, label, dashed in (
+            ("loss", name, False),
+            ("eval/loss", f"{name} (validation)", True),
+        ):
+            points = series.get(member_metric(member["index"], metric))
+            if points:
+                datasets.append(charts.dataset(label, points, color, dashed=dashed))
+    last = max((r["steps"] for r in rows), default=0)
+    if evaluation and evaluation.get("decoding_loss") is not None and last:
+        flat = [(1, evaluation["decoding_loss"]), (last, evaluation["decoding_loss"])]
+        datasets.append(charts.dataset("ensemble (validation)", flat, charts.GREY, dashed=True))
+    chart = {
+        "id": "chart-members",
+        "title": "Loss per ensemble member",
+        "x": "step of each member",
+        "y": charts.NATS,
+        "log": True,
+        "type": "line",
+        "datasets": datasets,
+    }
+    return {"size": len(plan), "rows": rows, "eval": evaluation, "chart": chart}
+
+
 def data_report_rows(*, job: TrainingJob) -> list[dict]:
     """Rows, truncated, dropped and trained per split and task type, for a table."""
     before = (job.data_report or {}).get("before", {})

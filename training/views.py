@@ -13,6 +13,7 @@ from .models import TrainingJob
 from .selectors import (
     adapter_list_for_job,
     data_report_rows,
+    ensemble_members,
     job_charts,
     job_get_for_user,
     job_list_for_user,
@@ -42,6 +43,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "job": job,
         "charts": job_charts(series=series, kind=job.kind, data_report=job.data_report),
+        "ensemble": ensemble_members(job=job, series=series),
         "samples": job_samples(job=job),
         "diagnostics": job_diagnostics(job=job, series=series),
         "report_rows": data_report_rows(job=job),
@@ -55,6 +57,8 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if job.adapter_size_bytes and job.full_model_size_bytes
         else None,
     }
+    if context["ensemble"]:  # the members' curves lead the ensemble's charts
+        context["charts"].insert(0, context["ensemble"]["chart"])
     if request.htmx:
         html = render_to_string("training/job_detail.html#live", context, request=request)
         if not job.is_active:

@@ -506,3 +506,83 @@ def test_cancel_stops_the_running_member_and_retry_resumes_it(
     manifest = json.loads((out / "adapter" / MANIFEST).read_text())
     assert [m["seed"] for m in manifest["members"]] == [42, 43]
     assert Adapter.objects.filter(job=job).count() == 1
+
+
+# --------------------------------------------------------------------------- the job page
+
+
+@pytest.mark.django_db
+def test_member_table_fills_in_while_the_run_goes(owner, project, sft_snapshot):
+    from training.selectors import ensemble_members
+    from training.services import job_create, metric_points_record_steps
+
+    job = job_create(
+        project=project,
+        created_by=owner,
+        kind="sft",
+        base_model="/models/x",
+        snapshot=sft_snapshot,
+        peft_method="prompt_tuning",
+        peft_config={"ensemble_size": 3, "ensemble_init_texts": ["", "Be brief."]},
+        hyperparameters={"seed": 5},
+    )
+    TrainingJob.objects.filter(pk=job.pk).update(status="running", step=4, total_steps=9)
+    job.refresh_from_db()
+    metric_points_record_steps(
+        job_id=job.pk,
+        steps=[
+            (1, {"member/0/loss": 3.0, "member/1/loss": 2.9}),
+            (2, {"member/0/loss": 2.5, "member/0/eval/loss": 2.7}),
+            (3, {"member/0/loss": 2.2, "member/0/eval/loss": 2.8}),
+        ],
+    )
+    table = ensemble_members(job=job, series=metric_series(job=job))
+    rows = table["rows"]
+    assert [(r["seed"], r["init"], r["state"]) for r in rows] == [
+        (5, "random", "done"),
+        (6, "text", "training"),
+        (7, "random", "waiting"),
+    ]
+    assert (rows[0]["final_loss"], rows[0]["best_eval_loss"], rows[0]["best_eval_step"]) == (
+        2.2,
+        2.7,
+        2,
+    )
+    assert rows[0]["final_eval_loss"] == 2.8 and rows[1]["final_loss"] == 2.9
+    assert table["eval"] is None
+    labels = [d["label"] for d in table["chart"]["datasets"]]
+    assert labels == ["member-0", "member-0 (validation)", "member-1"]
+
+
+@pytest.mark.training
+@pytest.mark.django_db(transaction=True)
+def test_job_page_compares_members_in_the_browser(page, screenshot_dir, owner, make_ensemble_job):
+    from tests.conftest import login
+
+    job = make_ensemble_job(
+        peft={"ensemble_size": 2, "ensemble_init_texts": ["Answer the question briefly."]},
+        learning_rate=3e-2,
+        max_steps=3,
+        eval_steps=1,
+    )
+    job_launch(job=job)
+    job = run(job)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    login(page, owner.username)
+    page.goto(f"/training/jobs/{job.pk}/")
+    table = page.locator("#ensemble-members")
+    table.scroll_into_view_if_needed()
+    assert table.locator("tbody tr").count() == 2
+    assert "text: “Answer the question briefly.”" in table.inner_text()
+    assert table.locator("tfoot tr").count() == 3
+    decoding = job.data_report["ensemble"]["eval"]["decoding_loss"]
+    assert f"{decoding:.4f}" in table.locator("tfoot").inner_text()
+    assert page.locator("#chart-members").is_visible()
+    page.screenshot(path=str(screenshot_dir / "ensemble-job-1280.png"), full_page=True)
+    page.emulate_media(color_scheme="dark")
+    table.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "ensemble-job-1280-dark.png"), full_page=True)
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 390, "height": 844})
+    table.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "ensemble-job-390.png"))
