@@ -396,7 +396,6 @@ def train_sft(job: TrainingJob, *, callbacks: list | None = None) -> str:
 
         return train_ensemble(job, callbacks=callbacks)
     from transformers import AutoTokenizer
-    from transformers.trainer_utils import get_last_checkpoint
     from trl.chat_template_utils import get_training_chat_template, has_generation_markers
 
     main = is_main_process()
