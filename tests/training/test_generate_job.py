@@ -164,6 +164,7 @@ def test_cancel_stops_between_prompts_and_retry_continues_without_duplicates(
     project, owner, tiny_model, adapters, monkeypatch
 ):
     import training.services as services
+    import training.sft  # noqa: F401  (imported now, so its own job_progress is the real one)
     from training.services import job_retry
 
     snapshot = prompts_snapshot(project, n=4)
