@@ -12,9 +12,15 @@ loss, overfitting); the SFT rules of thumb about loss levels do not apply to the
 
 from __future__ import annotations
 
-from itertools import pairwise
-
-from .diagnostics import MIN_POINTS, RISE_FRACTION, Diagnostic, last_value, quarter_means
+from .diagnostics import (
+    MIN_POINTS,
+    RISE_FRACTION,
+    RISE_Z,
+    Diagnostic,
+    last_value,
+    quarter_means,
+    trend_z,
+)
 from .models import JobKind
 
 CHANCE = 0.5
@@ -51,12 +57,12 @@ TEXT_KL = (
 
 
 def _falls_consistently(series: list[tuple[int, float]]) -> bool:
-    """Last quarter below the first by RISE_FRACTION of its size, most steps going down."""
+    """Last quarter below the first by RISE_FRACTION of its size, with a falling trend over
+    the run (the mirror of the rising-loss rule)."""
     if len(series) < MIN_POINTS:
         return False
     first, last = quarter_means(series)
-    downs = sum(1 for (_, a), (_, b) in pairwise(series) if b < a)
-    return last < first - RISE_FRACTION * abs(first) and downs >= (len(series) - 1) / 2
+    return last < first - RISE_FRACTION * abs(first) and trend_z(series) <= -RISE_Z
 
 
 def reward_model_diagnostics(series: dict[str, list[tuple[int, float]]]) -> list[Diagnostic]:

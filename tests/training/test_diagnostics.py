@@ -149,3 +149,58 @@ def test_online_rl_reward_trend_and_kl(kind):
     assert ("warn", "Reward is falling") in titles(rl_job(kind), falling)
     flat_noisy = {"reward": line([1.0, 0.9, 1.1, 1.0, 0.95, 1.05, 0.98, 0.99])}
     assert ("warn", "Reward is falling") not in titles(rl_job(kind), flat_noisy)
+
+
+# Training losses measured on the tiny model (tests/training/test_broken_labels.py describes
+# the runs): SFT with broken labels at a high learning rate, and a healthy batch-of-one run.
+CLIMBS_NOISILY = [
+    6.19,
+    6.2,
+    6.37,
+    6.52,
+    6.21,
+    6.65,
+    6.48,
+    6.67,
+    6.56,
+    6.62,
+    6.51,
+    6.64,
+    6.63,
+    6.75,
+    7.1,
+    6.6,
+    7.08,
+    6.93,
+    7.72,
+    7.08,
+    7.2,
+    6.98,
+    6.54,
+    6.8,
+]
+EARLY_SPIKE = [6.18, 6.29, 7.42, 6.69, 7.07, 6.98, 7.18, 6.7, 6.77, 6.35]
+HEALTHY_BATCH_OF_ONE = [6.27, 5.8, 5.51, 3.82, 4.91, 7.13, 3.42, 5.3, 5.27, 2.92, 9.21, 3.45,
+                        8.28, 6.84, 5.04, 6.13]  # fmt: skip
+
+
+def test_rising_is_a_trend_over_the_run_not_a_count_of_steps_that_go_up():
+    # Climbs 11% while 10 of 23 steps go down: batch noise, not a falling loss.
+    assert ("warn", "Loss is rising") in titles(job(), {"loss": line(CLIMBS_NOISILY)})
+    # One spike early, then down again: the last quarter is above the first, there is no trend.
+    assert ("warn", "Loss is rising") not in titles(job(), {"loss": line(EARLY_SPIKE)})
+    # A batch of one makes the loss jump around; its last quarter happens to be high.
+    assert ("warn", "Loss is rising") not in titles(job(), {"loss": line(HEALTHY_BATCH_OF_ONE)})
+
+
+def test_trend_test_needs_enough_points_and_stays_cheap_on_long_runs():
+    from training.diagnostics import trend_z
+
+    assert ("warn", "Loss is rising") not in titles(
+        job(), {"loss": line([2.0, 2.2, 2.4, 2.6, 2.8])}
+    )
+    assert ("warn", "Loss is rising") in titles(
+        job(), {"loss": line([2.0, 2.2, 2.4, 2.6, 2.8, 3.0])}
+    )
+    long_rise = line([2.0 + i * 1e-4 + (0.05 if i % 2 else 0.0) for i in range(50_000)])
+    assert trend_z(long_rise) > 10  # binned to 100 points, so a page render stays fast
