@@ -265,7 +265,9 @@ def online_charts(series: Series) -> list[dict]:
                _lines(series, "kl", "KL", RED)),
         _chart("chart-online-entropy", "Policy entropy", "entropy (nats/token)",
                _lines(series, "entropy", "entropy", PURPLE)),
-        _loss_chart(series),
+        # A surrogate near zero that may be negative: no log scale.
+        _chart("chart-loss", "Loss (policy-gradient surrogate)", "loss",
+               _lines(series, "loss", "loss", BLUE)),
         _chart("chart-online-clip", "Clip ratios", "share of tokens",
                _lines(series, "clip_ratio/region_mean", "clipped (region)", BLUE)
                + _lines(series, "clip_ratio/low_mean", "clipped low", TEAL)

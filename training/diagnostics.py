@@ -15,6 +15,9 @@ from .models import JobKind, TrainingJob
 
 MIN_POINTS = 5
 RL_KINDS = {JobKind.REWARD, JobKind.DPO, JobKind.PPO, JobKind.GRPO, JobKind.RLOO}
+# Losses that fall as the model learns, like SFT's. GRPO/RLOO log a policy-gradient surrogate
+# that sits near zero and may be negative: its direction says nothing about the run.
+PAIRWISE_LOSS_KINDS = {JobKind.REWARD, JobKind.DPO}
 RISE_FRACTION = 0.05
 RISE_Z = 2.33  # one-sided 1% level of the Mann-Kendall trend test
 TREND_BINS = 100
@@ -119,6 +122,8 @@ def _rises_consistently(series: list[tuple[int, float]]) -> bool:
     if len(series) < MIN_POINTS:
         return False
     first, last = quarter_means(series)
+    if first <= 0:  # a relative rise means nothing for a loss that is not positive
+        return False
     return last > first * (1 + RISE_FRACTION) and trend_z(series) >= RISE_Z
 
 
@@ -159,12 +164,11 @@ def job_diagnostics(
         # rl_diagnostics builds on this module's helpers, so it is imported here.
         from .rl_diagnostics import rl_diagnostics
 
-        loss = series.get("loss", [])
-        return (
-            _rising(loss)
-            + _overfitting(loss, series.get("eval/loss", []))
-            + rl_diagnostics(kind=job.kind, series=series)
-        )
+        out = []
+        if job.kind in PAIRWISE_LOSS_KINDS:
+            loss = series.get("loss", [])
+            out = _rising(loss) + _overfitting(loss, series.get("eval/loss", []))
+        return out + rl_diagnostics(kind=job.kind, series=series)
     return sft_diagnostics(job=job, series=series)
 
 

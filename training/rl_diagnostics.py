@@ -122,7 +122,7 @@ def online_diagnostics(kind: str, series: dict[str, list[tuple[int, float]]]) ->
                     "warn", "Reward is falling", TEXT_REWARD_FALLS.format(first=first, last=last)
                 )
             )
-        elif last > first:
+        elif last > first + RISE_FRACTION * abs(first):
             out.append(Diagnostic("ok", "Reward", TEXT_REWARD_RISES.format(first=first, last=last)))
         else:
             out.append(

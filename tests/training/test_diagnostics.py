@@ -149,6 +149,9 @@ def test_online_rl_reward_trend_and_kl(kind):
     assert ("warn", "Reward is falling") in titles(rl_job(kind), falling)
     flat_noisy = {"reward": line([1.0, 0.9, 1.1, 1.0, 0.95, 1.05, 0.98, 0.99])}
     assert ("warn", "Reward is falling") not in titles(rl_job(kind), flat_noisy)
+    # -1.985 -> -1.981 (a real 6-step GRPO run) is not called a rise.
+    barely = {"reward": line([-1.99, -1.98, -1.97, -2.0, -1.98, -1.982])}
+    assert ("note", "Reward") in titles(rl_job(kind), barely)
 
 
 # Training losses measured on the tiny model (tests/training/test_broken_labels.py describes
@@ -204,3 +207,13 @@ def test_trend_test_needs_enough_points_and_stays_cheap_on_long_runs():
     )
     long_rise = line([2.0 + i * 1e-4 + (0.05 if i % 2 else 0.0) for i in range(50_000)])
     assert trend_z(long_rise) > 10  # binned to 100 points, so a page render stays fast
+
+
+@pytest.mark.parametrize("kind", ["grpo", "rloo"])
+def test_the_policy_gradient_surrogate_of_grpo_and_rloo_is_not_read_as_a_loss(kind):
+    # Logged by real 6-step runs of the demo: a surrogate near zero, sometimes negative.
+    surrogate = line([-0.012, -0.007, -0.0003, 0.0085, 0.0123, -0.0018, 0.02, 0.03])
+    found = titles(rl_job(kind), {"loss": surrogate, "eval/loss": surrogate})
+    assert not {t for _, t in found} & {"Loss is rising", "Overfitting"}
+    # The same numbers as an SFT loss are not positive, so no relative rise is claimed either.
+    assert ("warn", "Loss is rising") not in titles(job(), {"loss": surrogate})
