@@ -78,7 +78,9 @@ def test_job_page_shows_charts_diagnostics_and_stops_polling(page, screenshot_di
 
     assert errors == []
     page.goto("/training/")
-    assert page.locator("table.data tbody tr").count() == 2
+    # The demo's jobs (the SFT run and the prompt-tuning ensemble) and the running copy.
+    assert page.locator("table.data tbody tr").count() == TrainingJob.objects.count() == 3
+    assert "Running job" in page.locator("table.data").inner_text()
     page.screenshot(path=str(screenshot_dir / "training-list-1280.png"), full_page=True)
 
 
