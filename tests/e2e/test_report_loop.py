@@ -54,7 +54,9 @@ def _answer_queue(browser, live_server, username: str, key_for) -> int:
     page.wait_for_load_state()
     page.goto("/queue/")
     page.get_by_role("button", name="Start labeling").click()
-    page.wait_for_selector("#work[data-task]")
+    # data-ready: the page's script has bound the keys to this task (a key pressed between
+    # the swap and that moment would go nowhere).
+    page.wait_for_selector("#work[data-task][data-ready]")
     done = 0
     while page.locator("#work[data-task]").count():
         task = page.locator("#work").get_attribute("data-task")
@@ -63,7 +65,8 @@ def _answer_queue(browser, live_server, username: str, key_for) -> int:
         page.keyboard.press("Control+Enter")
         page.wait_for_function(
             "t => !document.querySelector('#work[data-task]') || "
-            "document.querySelector('#work').dataset.task !== t",
+            "(document.querySelector('#work').dataset.task !== t"
+            " && document.querySelector('#work').dataset.ready)",
             arg=task,
         )
         done += 1
