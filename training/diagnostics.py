@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import median
 
 from .models import JobKind, TrainingJob
 
@@ -22,6 +23,10 @@ RISE_FRACTION = 0.05
 RISE_Z = 2.33  # one-sided 1% level of the Mann-Kendall trend test
 TREND_BINS = 100
 MEMORIZING_BELOW = 0.3
+# A task type is "not learning" when its loss fell by less than this share of the median fall
+# of the other task types, and those fell by at least STUCK_OTHERS_MIN.
+STUCK_RATIO = 0.25
+STUCK_OTHERS_MIN = 0.10
 SPECIAL_SLOW_RATIO = 0.8
 
 # Task types whose answers are open-ended, against those with one right answer.
@@ -55,6 +60,12 @@ TEXT_SPECIAL_SLOW = (
 )
 TEXT_SPECIAL_OK = "Special-token loss dropped from {first:.3f} to {last:.3f}."
 TEXT_CONVERGED = "Training loss {last:.3f} is near 0.5, where a converged SFT run usually sits."
+TEXT_STUCK = (
+    "{names} {verb} not learning ({detail}) while the other task types fell by {others:.0%}. "
+    "Broken labels show up this way: answers that nothing in the prompt predicts (a wrong "
+    "tokenizer or template at export, shuffled answers) stay at the noise floor, while the rest "
+    "of the data trains. Look at a few rows of that task type."
+)
 TEXT_CHANNELS = (
     "Open-ended channels ({creative}) end at {creative_loss:.3f}; fixed-answer channels "
     "({fixed}) at {fixed_loss:.3f}. Open-ended text has no single right answer, so its loss "
@@ -236,6 +247,7 @@ def sft_diagnostics(
         and values
         and name not in ("loss/special_tokens", "loss/content_tokens")
     }
+    out += _stuck_channels(series)
     creative = {k: v for k, v in channels.items() if k in CREATIVE}
     fixed = {k: v for k, v in channels.items() if k in FIXED}
     if creative and fixed:
@@ -252,3 +264,43 @@ def sft_diagnostics(
             )
         )
     return out
+
+
+def _stuck_channels(series: dict[str, list[tuple[int, float]]]) -> list[Diagnostic]:
+    """Task types whose training loss does not move while the others learn.
+
+    Broken labels do not make the overall loss rise (measured: a run whose answers are random
+    tokens settles at the noise floor, ln of the label vocabulary), but mixed with good data
+    they leave their own channel flat: this is what loss per task type is for."""
+    falls = {}
+    for name, values in series.items():
+        if not name.startswith("loss/") or name in ("loss/special_tokens", "loss/content_tokens"):
+            continue
+        if len(values) < MIN_POINTS:
+            continue
+        first, last = quarter_means(values)
+        if first > 0:
+            falls[name.removeprefix("loss/")] = 1 - last / first
+    if len(falls) < 2:
+        return []
+    stuck = {}
+    for name, fall in falls.items():
+        others = median(v for k, v in falls.items() if k != name)
+        if others >= STUCK_OTHERS_MIN and fall < STUCK_RATIO * others:
+            stuck[name] = fall
+    if not stuck or len(stuck) == len(falls):
+        return []
+    detail = "; ".join(
+        f"{name} {quarter_means(series['loss/' + name])[0]:.3f} → "
+        f"{quarter_means(series['loss/' + name])[1]:.3f}"
+        for name in sorted(stuck)
+    )
+    others = [v for k, v in falls.items() if k not in stuck]
+    names = ", ".join(f"'{n}'" for n in sorted(stuck))
+    text = TEXT_STUCK.format(
+        names=f"Task type {names}" if len(stuck) == 1 else f"Task types {names}",
+        verb="is" if len(stuck) == 1 else "are",
+        detail=detail,
+        others=sum(others) / len(others),
+    )
+    return [Diagnostic("warn", "Task type not learning", text)]

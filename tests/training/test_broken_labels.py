@@ -13,6 +13,11 @@ learning rates it first climbs for a few steps and then comes back. The rising-l
 therefore fires on no seed reliably, and it is not asserted here. These tests pin down what
 does hold: the broken labels reach the loss and it stays at the noise floor, while the healthy
 run of the same size learns and does not trip the warning.
+
+What broken labels do show is in the loss per task type: when one task type's answers are
+broken and the rest are sound, the sound channels fall by 40-80% while the broken one stays
+within a few percent of where it started (measured: seeds 1-3, learning rates 3e-3 to 2e-2,
+24 and 48 steps, full fine-tuning and LoRA). The "Task type not learning" warning names it.
 """
 
 from __future__ import annotations
@@ -71,12 +76,14 @@ def garbage_conversations(tokenizer_path: str, *, rows: int, length: int, seed: 
     return out
 
 
-def train(make_job, project, tiny_model, rows, name):
+def train(make_job, project, tiny_model, rows, name, **hyper):
     from training.sft import run_job
 
     snapshot = snapshot_write(project=project, train=rows, name=name)
     job = job_launch(
-        job=make_job(base_model=tiny_model, snapshot=snapshot, peft_method="full", **HYPER)
+        job=make_job(
+            base_model=tiny_model, snapshot=snapshot, peft_method="full", **{**HYPER, **hyper}
+        )
     )
     assert run_job(job_id=job.pk) == 0
     job.refresh_from_db()
@@ -104,3 +111,28 @@ def test_a_healthy_run_of_the_same_size_learns_and_does_not_warn(make_job, proje
     assert last < 0.7 * first
     found = {d.title: d for d in job_diagnostics(job=job, series=metric_series(job=job))}
     assert "Loss is rising" not in found
+    assert "Task type not learning" not in found
+
+
+def test_broken_labels_in_one_task_type_leave_its_channel_flat_and_it_is_named(
+    make_job, project, tiny_model
+):
+    n = STEPS * BATCH
+    healthy = sample_conversations(repeat=n // len(SAMPLE_ROWS) + 1)[:n]
+    garbage = garbage_conversations(tiny_model, rows=n, length=24, seed=2)
+    # The same prompts in the same order; only the math answers are broken.
+    rows = [
+        bad if good["task_type"] == "math" else good
+        for good, bad in zip(healthy, garbage, strict=True)
+    ]
+    assert [r["messages"][0] for r in rows] == [r["messages"][0] for r in healthy]
+    job, _ = train(make_job, project, tiny_model, rows, "Math answers broken", learning_rate=1e-2)
+    series = metric_series(job=job)
+    first, last = quarter_means(series["loss/math"])
+    assert abs(last / first - 1) < 0.1
+    for sound in ("qa", "creative"):
+        first, last = quarter_means(series[f"loss/{sound}"])
+        assert last < 0.75 * first
+    found = {d.title: d for d in job_diagnostics(job=job, series=series)}
+    assert found["Task type not learning"].level == "warn"
+    assert found["Task type not learning"].text.startswith("Task type 'math' is not learning")

@@ -69,6 +69,32 @@ def test_creative_and_fixed_answer_channels_are_compared():
     assert "(math) at 0.900" in compare[0].text
 
 
+def test_a_task_type_that_stays_flat_while_the_others_learn_is_named():
+    falling = [6.2, 5.0, 4.1, 3.5, 3.0, 2.6, 2.3, 2.1]
+    series = {
+        "loss": line([6.2, 5.3, 4.6, 4.2, 3.9, 3.6, 3.5, 3.4]),
+        "loss/qa": line(falling),
+        "loss/creative": line([v + 0.3 for v in falling]),
+        "loss/math": line([6.2, 6.1, 6.3, 6.2, 6.1, 6.2, 6.3, 6.15]),
+        "loss/special_tokens": line([6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0]),
+    }
+    stuck = [
+        d for d in job_diagnostics(job=job(), series=series) if d.title == "Task type not learning"
+    ]
+    assert len(stuck) == 1 and stuck[0].level == "warn"
+    assert stuck[0].text.startswith("Task type 'math' is not learning (math 6.150 → 6.225)")
+    assert "Look at a few rows of that task type." in stuck[0].text
+
+    # Every channel learning, each at its own pace; or one channel only; or all flat: no warning.
+    slower = {**series, "loss/math": line([6.2, 5.8, 5.5, 5.3, 5.0, 4.9, 4.7, 4.6])}
+    assert ("warn", "Task type not learning") not in titles(job(), slower)
+    assert ("warn", "Task type not learning") not in titles(
+        job(), {"loss": series["loss"], "loss/math": series["loss/math"]}
+    )
+    flat = {k: line([6.2, 6.1, 6.2, 6.2, 6.1, 6.2]) for k in ("loss", "loss/qa", "loss/math")}
+    assert ("warn", "Task type not learning") not in titles(job(), flat)
+
+
 @pytest.mark.parametrize("series", [{}, {"lr": line([1e-4])}])
 def test_no_loss_no_diagnostics(series):
     assert job_diagnostics(job=job(), series=series) == []
