@@ -97,6 +97,17 @@ def load_demo(*, project: Project, users: dict, stdout) -> None:
         },
         stdout=stdout,
     )  # fmt: skip
+    for kind in ("grpo", "rloo"):  # TRL's online trainers against the same reward model
+        _job(
+            project=project, user=user, name=f"Demo: {kind.upper()}", kind=kind, base_model=base,
+            snapshot=prompt_snapshot,
+            hp={
+                "max_steps": 6, "learning_rate": 1e-3, "per_device_train_batch_size": 4,
+                "num_generations": 4, "response_length": 8,
+                "policy_adapter": sft.adapters.get().pk, "reward_adapter": reward.adapters.get().pk,
+            },
+            stdout=stdout,
+        )  # fmt: skip
     policy = Adapter.objects.filter(job=ppo).first()
     if policy is None:
         return
