@@ -22,7 +22,7 @@ DEMO_LOADERS = [
     "labeling.pipeline.demo.load_demo",  # a log file imported, filtered, tagged, rewritten
     "labeling.exports.demo.load_demo",  # SFT and preference snapshots from the annotations
     "training.demo.load_demo",  # a tiny model and a finished tiny SFT LoRA job
-    "training.rlhf_demo.load_demo",  # reward, DPO and PPO jobs; PPO answers back to labelers
+    "training.rlhf_demo.load_demo",  # reward, DPO, PPO, GRPO, RLOO; a generate job back to labelers
     "evaluation.demo.load_demo",  # MT-Bench questions, two models' answers, a judged run
     "evaluation.demo_agreement.load_demo",  # real MT-Bench human vs GPT-4 agreement reports
 ]
