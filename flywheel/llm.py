@@ -10,6 +10,7 @@ API keys come from an environment variable named by the caller; they are never s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -222,6 +223,11 @@ class LLMClient:
 
     def _read(self, response: Any, *, latency: float, attempts: int) -> ChatResult:
         url = self.config.base_url
+        if isinstance(response, str):
+            # The SDK hands back the text when the reply is not labelled JSON (a proxy that
+            # sends text/plain); the old typed path parsed it anyway, and so does this one.
+            with contextlib.suppress(ValueError):
+                response = json.loads(response)
         if not isinstance(response, dict):
             raise LLMResponseError(
                 ERROR_MALFORMED.format(url=url, reason="the reply is not a JSON object")

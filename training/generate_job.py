@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .generate_config import (
+    ERROR_ADAPTER_NOT_FOUND,
     ERROR_K,
     ERROR_MIXED_BASES,
     ERROR_NO_SOURCES,
@@ -329,6 +330,9 @@ def train_generate(job: TrainingJob, *, callbacks: list | None = None) -> str:
         return JobStatus.SUCCEEDED  # one process generates; extra ranks under accelerate idle
     settings = job.config["generate"]
     found = {a.pk: a for a in Adapter.objects.filter(pk__in=settings["adapters"])}
+    missing = [pk for pk in settings["adapters"] if pk not in found]
+    if missing:  # deleted after the job was created
+        raise GenerateError(ERROR_ADAPTER_NOT_FOUND.format(pk=missing[0]), field="adapters")
     adapters = [found[pk] for pk in settings["adapters"]]
     hardware = detect_hardware()
     job_record(job_id=job.pk, hardware=hardware)

@@ -12,6 +12,9 @@ from .models import JobKind
 ERROR_ADAPTER_MISSING = "A {kind} job needs the id of {what} adapter in '{field}'."
 ERROR_ADAPTER_NOT_FOUND = "Adapter {pk} does not exist in this project."
 ERROR_ADAPTER_KIND = "Adapter {pk} comes from a {actual} job; '{field}' needs a {needed} adapter."
+ERROR_ADAPTER_ENSEMBLE = (
+    "Adapter {pk} is a prompt-tuning ensemble; '{field}' needs a single adapter to train on."
+)
 ERROR_NUMBER = "{name} must be a number greater than {minimum}."
 ERROR_LOSS_TYPE = "DPO loss type must be one of: {choices}."
 ERROR_LONG_PAIRS = "Long pairs must be 'drop' (TRL's behaviour) or 'truncate'."
@@ -68,6 +71,10 @@ def _adapter(values: dict, key: str, *, kind: str, what: str, needed: str, proje
     pk = values.get(key)
     if pk in (None, ""):
         raise ConfigError(ERROR_ADAPTER_MISSING.format(kind=kind, what=what, field=key), field=key)
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise ConfigError(ERROR_ADAPTER_NOT_FOUND.format(pk=pk), field=key) from None
     adapter = Adapter.objects.select_related("job").filter(pk=pk, job__project=project).first()
     if adapter is None:
         raise ConfigError(ERROR_ADAPTER_NOT_FOUND.format(pk=pk), field=key)
@@ -76,6 +83,8 @@ def _adapter(values: dict, key: str, *, kind: str, what: str, needed: str, proje
             ERROR_ADAPTER_KIND.format(pk=pk, actual=adapter.job.kind, field=key, needed=needed),
             field=key,
         )
+    if ((adapter.job.config or {}).get("peft") or {}).get("ensemble_size", 1) > 1:
+        raise ConfigError(ERROR_ADAPTER_ENSEMBLE.format(pk=pk, field=key), field=key)
     return adapter.pk
 
 

@@ -451,6 +451,12 @@ def _execute(run: EvalRun, client: LLMClient | None) -> None:
         if pool is not None:
             stop.set()  # only matters when we got here on an error: send nothing more
             pool.shutdown(wait=True)
+            # Calls still in flight when an error got us here were paid for: keep them, so a
+            # resume does not send them again.
+            try:
+                _record(run, inbox.take())
+            except Exception:
+                logger.exception("run %s: could not record the last judgments", run.pk)
 
 
 def _finish(run_id: int) -> EvalRun:

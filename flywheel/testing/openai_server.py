@@ -126,9 +126,12 @@ class OpenAICompatServer:
             def _send_raw(self, status: int, data: bytes, headers: dict) -> None:
                 try:
                     self.send_response(status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(data)))
-                    for key, value in headers.items():
+                    # A scripted header replaces the default of that name (a proxy that labels
+                    # JSON as text/plain, say).
+                    sent = {"content-type": "application/json"}
+                    sent.update({key.lower(): value for key, value in headers.items()})
+                    sent["content-length"] = str(len(data))
+                    for key, value in sent.items():
                         self.send_header(key, value)
                     self.end_headers()
                     self.wfile.write(data)

@@ -177,6 +177,12 @@ def test_a_reply_that_is_not_a_json_object_is_retried_then_reported(llm_server):
         make_client(llm_server, max_retries=0).chat([{"role": "user", "content": "x"}])
 
 
+def test_a_json_reply_labelled_as_plain_text_is_still_read(llm_server):
+    llm_server.respond_with(lambda req: Reply(text="hello", headers={"Content-Type": "text/plain"}))
+    result = make_client(llm_server, max_retries=0).chat([{"role": "user", "content": "x"}])
+    assert (result.text, result.attempts) == ("hello", 1)
+
+
 def test_a_reply_without_usage_or_model_counts_no_tokens_and_names_the_asked_model(llm_server):
     body = '{"choices": [{"message": {"content": "fine"}, "finish_reason": "length"}]}'
     llm_server.script(Reply(raw_body=body))

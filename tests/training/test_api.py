@@ -12,7 +12,8 @@ from labeling.models import Project
 from training.api import ERROR_SNAPSHOT
 from training.config import ERROR_LEARNING_RATE
 from training.generate_config import ERROR_K
-from training.models import JobStatus, TrainingJob
+from training.models import Adapter, JobStatus, TrainingJob
+from training.rl_config import ERROR_ADAPTER_ENSEMBLE
 from training.services import (
     adapter_create,
     job_claim,
@@ -21,7 +22,7 @@ from training.services import (
     job_launch,
     metric_points_record_steps,
 )
-from training.services.adapters import ERROR_MERGE_METHOD
+from training.services.adapters import ERROR_MERGE_METHOD, ERROR_MERGED
 from training.testing import snapshot_write
 
 from .rl_helpers import preference_snapshot, prompt_rows
@@ -300,6 +301,62 @@ def test_merge_queues_lora_and_refuses_prompt_tuning(
     assert refused.status_code == 400
     assert refused.json() == {"error": ERROR_MERGE_METHOD.format(method="Prompt tuning")}
     assert DBTaskResult.objects.count() == 1
+
+
+def test_a_merged_adapter_is_not_merged_again(api, adapters):
+    lora, _ = adapters
+    Adapter.objects.filter(pk=lora.pk).update(merged_path="/artifacts/1/adapter-merged")
+    refused = api.post(f"{ADAPTERS}{lora.pk}/merge/")
+    assert refused.status_code == 400
+    assert refused.json() == {"error": ERROR_MERGED.format(path="/artifacts/1/adapter-merged")}
+    assert not DBTaskResult.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["abc", [1], {"id": 1}])
+def test_an_adapter_id_that_is_not_a_number_is_a_field_error(api, project, value):
+    prompts = snapshot_write(project=project, train=prompt_rows(), kind="prompts", name="P")
+    response = api.post(
+        JOBS,
+        body(
+            project,
+            prompts,
+            kind="ppo",
+            hyperparameters={"policy_adapter": value, "reward_adapter": 1},
+        ),
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "policy_adapter" in response.json()["fields"]
+    assert not TrainingJob.objects.exists()
+
+
+def test_a_prompt_ensemble_cannot_be_the_policy_of_an_rl_job(
+    api, owner, project, make_job, tmp_path
+):
+    ensemble = make_job(peft_method="prompt_tuning")
+    ensemble.config["peft"]["ensemble_size"] = 2
+    ensemble.save(update_fields=["config"])
+    policy = adapter_create(job=ensemble, path=tmp_path)
+    reward_job = job_create(
+        project=project, created_by=owner, kind="reward", base_model="/models/any",
+        snapshot=preference_snapshot(project), peft_method="lora",
+    )  # fmt: skip
+    reward = adapter_create(job=reward_job, path=tmp_path)
+    prompts = snapshot_write(project=project, train=prompt_rows(), kind="prompts", name="P")
+    response = api.post(
+        JOBS,
+        body(
+            project,
+            prompts,
+            kind="grpo",
+            hyperparameters={"policy_adapter": policy.pk, "reward_adapter": reward.pk},
+        ),
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["fields"]["policy_adapter"] == [
+        ERROR_ADAPTER_ENSEMBLE.format(pk=policy.pk, field="policy_adapter")
+    ]
 
 
 def test_only_researchers_of_the_project_reach_its_adapters(adapters, labeler, stranger):

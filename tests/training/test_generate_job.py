@@ -22,7 +22,7 @@ from training.generate_config import (
     ERROR_NO_SOURCES,
     ERROR_RANKING_SIZE,
 )
-from training.models import JobStatus, TrainingJob
+from training.models import Adapter, JobStatus, TrainingJob
 from training.services import adapter_create, job_cancel, job_clone, job_create, job_launch
 from training.testing import SAMPLE_ROWS, sample_conversations, snapshot_write
 
@@ -390,3 +390,18 @@ def test_generate_job_page_in_the_browser(
     page.screenshot(path=str(screenshot_dir / "training-generate-job.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(screenshot_dir / "training-generate-job-narrow.png"), full_page=True)
+
+
+@pytest.mark.training
+def test_an_adapter_deleted_after_the_job_was_made_fails_it_with_a_reason(
+    project, owner, fake_adapters
+):
+    from training.generate_job import train_generate
+
+    job = generate_job(project, owner, "/models/a", prompts_snapshot(project), adapters=[
+        fake_adapters[0].pk, fake_adapters[1].pk,
+    ])  # fmt: skip
+    gone = fake_adapters[1].pk
+    Adapter.objects.filter(pk=gone).delete()
+    with pytest.raises(ConfigError, match=f"Adapter {gone} does not exist in this project."):
+        train_generate(job)  # before any model is loaded

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 from flywheel.errors import DomainError
 
 from ..models import Adapter, PeftMethod, TrainingJob
 
+ERROR_MERGED = "This adapter is merged already: {path}."
 ERROR_MERGE_METHOD = (
     "Only LoRA and DoRA adapters can be merged into the base model; this is {method}."
 )
@@ -43,6 +46,8 @@ def adapter_merge_enqueue(*, adapter: Adapter) -> None:
 
     if adapter.method not in (PeftMethod.LORA, PeftMethod.DORA):
         raise AdapterError(ERROR_MERGE_METHOD.format(method=adapter.get_method_display()))
+    if adapter.merged_path:
+        raise AdapterError(ERROR_MERGED.format(path=adapter.merged_path))
     from ..tasks import adapter_merge_run
 
     transaction.on_commit(lambda: adapter_merge_run.enqueue(adapter_id=adapter.pk))
@@ -60,8 +65,14 @@ def adapter_merge(*, adapter: Adapter) -> Adapter:
     )
     merged = model.merge_and_unload()
     out = Path(f"{adapter.path}-merged")
-    merged.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    # Written beside and renamed into place: two merges of one adapter (a double click) never
+    # leave a half-written model where the adapter's merged_path points.
+    partial = Path(tempfile.mkdtemp(prefix=f"{out.name}.", dir=out.parent))
+    merged.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    if out.exists():
+        shutil.rmtree(out)
+    partial.rename(out)
     Adapter.objects.filter(pk=adapter.pk).update(merged_path=str(out))
     adapter.refresh_from_db()
     return adapter
