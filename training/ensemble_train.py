@@ -137,80 +137,37 @@ def _unpatch_forward(model) -> None:
 
 def train_ensemble(job: TrainingJob, *, callbacks: list | None = None) -> str:
     """Train every member of the job's ensemble; returns the status it ended in."""
-    from transformers import AutoTokenizer, set_seed
-    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+    from transformers import set_seed
 
     from .ensemble import PromptEnsemble
     from .selectors import metric_series
     from .services import adapter_create, job_finish, job_record
     from .services.adapters import folder_size
     from .sft import (
-        ERROR_NO_TRAIN_ROWS,
         base_model_size_bytes,
         build_peft_config,
         build_sft_config,
         build_trainer_class,
-        detect_hardware,
-        is_main_process,
         load_model,
         peak_memory_bytes,
-        snapshot_load,
+        sft_prepare,
         special_token_ids,
-        tokenize_rows,
     )
     from .trl_args import last_complete_checkpoint
 
-    main = is_main_process()
-    hardware = detect_hardware()
-    config = job.config
-    peft = config["peft"]
-    tr = config["training"]
+    peft, tr = job.config["peft"], job.config["training"]
     plan = member_plan(peft, seed=tr["seed"])
-    tokenizer = AutoTokenizer.from_pretrained(job.base_model)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    chat_template = None
-    if not has_generation_markers(tokenizer.chat_template):
-        chat_template = get_training_chat_template(tokenizer)
-
-    splits = snapshot_load(job.snapshot.path)
-    channels = sorted({t for split in splits.values() for t in split["task_type"]})
-    encoded, report = {}, {}
-    for name, rows in splits.items():
-        encoded[name], report[name] = tokenize_rows(
-            rows,
-            tokenizer=tokenizer,
-            chat_template=chat_template,
-            channels=channels,
-            max_length=tr["max_length"],
-        )
-    if sum(r["rows"] - r["dropped"] for r in report["train"].values()) == 0:
-        raise ValueError(ERROR_NO_TRAIN_ROWS.format(max_length=tr["max_length"]))
-    has_eval = "validation" in encoded and len(encoded["validation"]) > 0
-
-    args = build_sft_config(job, hardware=hardware, has_eval=has_eval)
-    resolved = {
-        **config,
-        "vocab_size": len(tokenizer),
-        "hardware": hardware,
-        "trl": {
-            "optim": str(getattr(args.optim, "value", args.optim)),
-            "bf16": args.bf16,
-            "use_cpu": args.use_cpu,
-            "max_length": args.max_length,
-            "truncation_mode": args.truncation_mode,
-            "loss": "assistant tokens only (chat template generation markers)",
+    prep = sft_prepare(
+        job,
+        extra_config={
+            "ensemble": {
+                "members": plan,
+                "training": "one after another on one frozen base, loaded once",
+            }
         },
-        "ensemble": {
-            "members": plan,
-            "training": "one after another on one frozen base, loaded once",
-        },
-    }
-    if main:
-        job_record(
-            job_id=job.pk, data_report={"before": report}, config=resolved, hardware=hardware
-        )
-
+    )
+    main, hardware, tokenizer, resolved = prep.main, prep.hardware, prep.tokenizer, prep.resolved
+    encoded, report, has_eval, channels = prep.encoded, prep.report, prep.has_eval, prep.channels
     model = load_model(job.base_model, peft, hardware)
     out = Path(job.output_dir)
     root = out / "adapter"
@@ -291,7 +248,7 @@ def train_ensemble(job: TrainingJob, *, callbacks: list | None = None) -> str:
         base=model,
         tokenizer=tokenizer,
         members={m["name"]: root / m["name"] for m in plan},
-        chat_template=chat_template,
+        chat_template=prep.chat_template,
     )
     evaluation = (
         ensemble.eval_loss(encoded["validation"], max_length=tr["max_length"]) if has_eval else None

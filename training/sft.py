@@ -15,6 +15,7 @@ import time
 import traceback
 from collections import defaultdict
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from .models import JobStatus, PeftMethod, TrainingJob
@@ -388,20 +389,16 @@ def base_model_size_bytes(base_model: str, total_params: int) -> int:
 # --------------------------------------------------------------------------- run
 
 
-def train_sft(job: TrainingJob, *, callbacks: list | None = None) -> str:
-    """Train the job; returns the status it ended in. `callbacks` are extra TrainerCallbacks
-    (tests use one to check which parameters changed)."""
-    if job.config["peft"].get("ensemble_size", 1) > 1:
-        from .ensemble_train import train_ensemble
-
-        return train_ensemble(job, callbacks=callbacks)
+def sft_prepare(job: TrainingJob, *, extra_config: dict | None = None) -> SimpleNamespace:
+    """What every SFT run does before it loads the model: the tokenizer (with a training chat
+    template when the model's has no generation markers), the snapshot tokenized with rows
+    counted per task type (truncated, dropped), the trainer arguments, and the resolved config
+    and row counts recorded on the job. Shared by plain SFT and prompt-ensemble runs."""
     from transformers import AutoTokenizer
     from trl.chat_template_utils import get_training_chat_template, has_generation_markers
 
-    main = is_main_process()
     hardware = detect_hardware()
     config = job.config
-    peft = config["peft"]
     tr = config["training"]
     tokenizer = AutoTokenizer.from_pretrained(job.base_model)
     if tokenizer.pad_token is None:
@@ -439,12 +436,38 @@ def train_sft(job: TrainingJob, *, callbacks: list | None = None) -> str:
             "truncation_mode": args.truncation_mode,
             "loss": "assistant tokens only (chat template generation markers)",
         },
+        **(extra_config or {}),
     }
-    if main:
+    main = is_main_process()
+    if main:  # the page shows the row counts and the config before the first step
         job_record(
             job_id=job.pk, data_report={"before": report}, config=resolved, hardware=hardware
         )
+    return SimpleNamespace(
+        main=main,
+        hardware=hardware,
+        tokenizer=tokenizer,
+        chat_template=chat_template,
+        channels=channels,
+        encoded=encoded,
+        report=report,
+        has_eval=has_eval,
+        args=args,
+        resolved=resolved,
+    )
 
+
+def train_sft(job: TrainingJob, *, callbacks: list | None = None) -> str:
+    """Train the job; returns the status it ended in. `callbacks` are extra TrainerCallbacks
+    (tests use one to check which parameters changed)."""
+    if job.config["peft"].get("ensemble_size", 1) > 1:
+        from .ensemble_train import train_ensemble
+
+        return train_ensemble(job, callbacks=callbacks)
+    prep = sft_prepare(job)
+    main, hardware, tokenizer, args = prep.main, prep.hardware, prep.tokenizer, prep.args
+    encoded, report, has_eval, resolved = prep.encoded, prep.report, prep.has_eval, prep.resolved
+    peft = job.config["peft"]
     model = load_model(job.base_model, peft, hardware)
     trainer_class, collator_class = build_trainer_class()
     trainer = trainer_class(
@@ -455,7 +478,7 @@ def train_sft(job: TrainingJob, *, callbacks: list | None = None) -> str:
         processing_class=tokenizer,
         peft_config=build_peft_config(peft, base_model=job.base_model),
         data_collator=collator_class(pad_token_id=tokenizer.pad_token_id),
-        channels=channels,
+        channels=prep.channels,
         special_ids=special_token_ids(tokenizer),
     )
     callback = build_callback_class()(job_id=job.pk, trainer=trainer)
@@ -488,7 +511,7 @@ def train_sft(job: TrainingJob, *, callbacks: list | None = None) -> str:
         if dataset is not None:
             counts: dict[str, int] = defaultdict(int)
             for i in dataset["task_type_id"]:
-                counts[channels[i]] += 1
+                counts[prep.channels[i]] += 1
             trained_rows[name] = dict(counts)
     if not main:
         return JobStatus.CANCELLED if callback.cancelled else JobStatus.SUCCEEDED
