@@ -70,8 +70,8 @@ class MemberMeans:
 def build_ensemble_callback_class():
     """The SFT JobCallback with the member's steps placed on the job's step count and its
     metrics stored per member (and as the running mean)."""
+    from .job_callback import PROGRESS_SECONDS, build_callback_class
     from .services import job_record, metric_points_record_steps
-    from .sft import PROGRESS_SECONDS, build_callback_class
 
     class EnsembleJobCallback(build_callback_class()):
         def __init__(

@@ -19,7 +19,7 @@ SKIPPED_LOG_KEYS = {"epoch", "total_flos", "train_runtime", "step"}
 def build_logging_callback_class():
     """The SFT run's JobCallback (progress, heartbeat, cancel, metric flushing), recording
     every numeric value TRL logs: `loss`, `rewards/margins`, `eval/accuracy`..."""
-    from .sft import build_callback_class
+    from .job_callback import build_callback_class
 
     base = build_callback_class()
 

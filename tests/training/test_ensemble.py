@@ -470,10 +470,10 @@ def test_cancel_stops_the_running_member_and_retry_resumes_it(
 ):
     from transformers import TrainerCallback
 
-    import training.sft
+    import training.job_callback
     from training.services import job_cancel, job_retry
 
-    monkeypatch.setattr(training.sft, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(training.job_callback, "PROGRESS_SECONDS", 0.0)
     job = make_ensemble_job(peft={"ensemble_size": 2}, max_steps=3, save_steps=1, eval_steps=3)
 
     class CancelInSecondMember(TrainerCallback):
