@@ -16,6 +16,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
+from .diagnostics import task_type_series
 from .models import JobKind
 
 Series = dict[str, list[tuple[int, float]]]
@@ -31,7 +32,6 @@ BLUE, GREEN, RED, AMBER, PURPLE, TEAL, ORANGE, GREY = (
     "#545a66",
 )
 CHANNEL_COLORS = [BLUE, GREEN, RED, AMBER, PURPLE, TEAL, ORANGE, GREY]
-TOKEN_CHANNELS = ("loss/special_tokens", "loss/content_tokens")
 NATS = "loss (nats/token)"
 
 
@@ -91,9 +91,7 @@ def _optimizer_charts(series: Series) -> list[dict]:
 def sft_charts(series: Series) -> list[dict]:
     """One line per loss channel (training solid, validation dashed), special vs content
     tokens, token accuracy, learning rate, grad norm."""
-    names = sorted(
-        n.removeprefix("loss/") for n in series if n.startswith("loss/") and n not in TOKEN_CHANNELS
-    )
+    names = sorted(task_type_series(series))
     colors = {name: CHANNEL_COLORS[(i + 1) % len(CHANNEL_COLORS)] for i, name in enumerate(names)}
     channels = []
     if series.get("loss"):

@@ -15,6 +15,7 @@ from statistics import median
 from .models import JobKind, TrainingJob
 
 MIN_POINTS = 5
+TOKEN_CHANNELS = ("loss/special_tokens", "loss/content_tokens")
 RL_KINDS = {JobKind.REWARD, JobKind.DPO, JobKind.PPO, JobKind.GRPO, JobKind.RLOO}
 # Losses that fall as the model learns, like SFT's. GRPO/RLOO log a policy-gradient surrogate
 # that sits near zero and may be negative: its direction says nothing about the run.
@@ -91,6 +92,15 @@ def expected_initial_loss(total_params: int | None) -> tuple[float, float, str]:
     if total_params >= 1e9:
         return 1.8, 3.0, "a 1B-5B model"
     return 2.0, 4.0, "a model under 1B parameters"
+
+
+def task_type_series(series: dict[str, list[tuple[int, float]]]) -> dict[str, list]:
+    """The training loss of each task type, by task type (`loss/<task_type>`)."""
+    return {
+        name.removeprefix("loss/"): values
+        for name, values in series.items()
+        if name.startswith("loss/") and name not in TOKEN_CHANNELS
+    }
 
 
 def last_value(series: list[tuple[int, float]]) -> float:
@@ -240,13 +250,7 @@ def sft_diagnostics(
                     "ok", "Special tokens", TEXT_SPECIAL_OK.format(first=s_first, last=s_last)
                 )
             )
-    channels = {
-        name.removeprefix("loss/"): last_value(values)
-        for name, values in series.items()
-        if name.startswith("loss/")
-        and values
-        and name not in ("loss/special_tokens", "loss/content_tokens")
-    }
+    channels = {name: last_value(v) for name, v in task_type_series(series).items() if v}
     out += _stuck_channels(series)
     creative = {k: v for k, v in channels.items() if k in CREATIVE}
     fixed = {k: v for k, v in channels.items() if k in FIXED}
@@ -272,35 +276,28 @@ def _stuck_channels(series: dict[str, list[tuple[int, float]]]) -> list[Diagnost
     Broken labels do not make the overall loss rise (measured: a run whose answers are random
     tokens settles at the noise floor, ln of the label vocabulary), but mixed with good data
     they leave their own channel flat: this is what loss per task type is for."""
-    falls = {}
-    for name, values in series.items():
-        if not name.startswith("loss/") or name in ("loss/special_tokens", "loss/content_tokens"):
-            continue
-        if len(values) < MIN_POINTS:
-            continue
-        first, last = quarter_means(values)
-        if first > 0:
-            falls[name.removeprefix("loss/")] = 1 - last / first
+    quarters = {
+        name: quarter_means(values)
+        for name, values in task_type_series(series).items()
+        if len(values) >= MIN_POINTS
+    }
+    falls = {name: 1 - last / first for name, (first, last) in quarters.items() if first > 0}
     if len(falls) < 2:
         return []
-    stuck = {}
-    for name, fall in falls.items():
-        others = median(v for k, v in falls.items() if k != name)
-        if others >= STUCK_OTHERS_MIN and fall < STUCK_RATIO * others:
-            stuck[name] = fall
+    stuck = [
+        name
+        for name, fall in falls.items()
+        if (others := median(v for k, v in falls.items() if k != name)) >= STUCK_OTHERS_MIN
+        and fall < STUCK_RATIO * others
+    ]
     if not stuck or len(stuck) == len(falls):
         return []
-    detail = "; ".join(
-        f"{name} {quarter_means(series['loss/' + name])[0]:.3f} → "
-        f"{quarter_means(series['loss/' + name])[1]:.3f}"
-        for name in sorted(stuck)
-    )
-    others = [v for k, v in falls.items() if k not in stuck]
+    learning = [v for k, v in falls.items() if k not in stuck]
     names = ", ".join(f"'{n}'" for n in sorted(stuck))
     text = TEXT_STUCK.format(
         names=f"Task type {names}" if len(stuck) == 1 else f"Task types {names}",
         verb="is" if len(stuck) == 1 else "are",
-        detail=detail,
-        others=sum(others) / len(others),
+        detail="; ".join(f"{n} {quarters[n][0]:.3f} → {quarters[n][1]:.3f}" for n in sorted(stuck)),
+        others=sum(learning) / len(learning),
     )
     return [Diagnostic("warn", "Task type not learning", text)]

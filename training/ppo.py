@@ -443,7 +443,7 @@ class PPOTrainer:
             folder / "state.pt.partial",
         )
         # Written last and renamed into place: a run killed mid-save leaves no state.pt, and
-        # `last_checkpoint` skips the folder.
+        # `last_complete_checkpoint` skips the folder.
         (folder / "state.pt.partial").replace(folder / "state.pt")
 
     def load(self, folder: Path) -> None:
@@ -479,18 +479,6 @@ class PPOTrainer:
                 self.save(Path(cfg.output_dir) / f"checkpoint-{self.step_count}")
                 return False
         return True
-
-
-def last_checkpoint(output_dir: str | Path) -> Path | None:
-    folder = Path(output_dir)
-    if not folder.is_dir():
-        return None
-    found = [
-        (int(p.name.split("-")[1]), p)
-        for p in folder.glob("checkpoint-*")
-        if (p / "state.pt").is_file()
-    ]
-    return max(found)[1] if found else None
 
 
 # --------------------------------------------------------------------------- job
@@ -554,6 +542,7 @@ def train_ppo(job: TrainingJob, *, callbacks: list | None = None) -> str:
     )
     from .services.adapters import folder_size
     from .sft import detect_hardware, peak_memory_bytes, snapshot_load
+    from .trl_args import last_complete_checkpoint
 
     hardware = detect_hardware()
     rl = job.config["rl"]
@@ -606,9 +595,9 @@ def train_ppo(job: TrainingJob, *, callbacks: list | None = None) -> str:
         prompts=prompts,
         on_step=on_step,
     )
-    checkpoint = last_checkpoint(config.output_dir)
+    checkpoint = last_complete_checkpoint(config.output_dir, marker="state.pt")
     if checkpoint:
-        trainer.load(checkpoint)
+        trainer.load(Path(checkpoint))
         state["start"] = trainer.step_count
         job_record(job_id=job.pk, resumed_from_step=trainer.step_count)
     job_record(job_id=job.pk, total_steps=config.total_steps)

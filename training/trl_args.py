@@ -51,25 +51,28 @@ def trl_common_args(
     return args
 
 
-def last_complete_checkpoint(checkpoint_dir: str | Path) -> str | None:
-    """The newest `checkpoint-N` folder the trainer finished writing, for resume.
+def last_complete_checkpoint(
+    checkpoint_dir: str | Path, *, marker: str = "trainer_state.json"
+) -> str | None:
+    """The newest `checkpoint-N` folder whose writer finished it, for resume.
 
     A run killed while saving leaves a folder without its state, and transformers'
     `get_last_checkpoint` would pick that folder and fail the retry ("Can't find a valid
-    checkpoint"). The trainer writes `trainer_state.json` last, so only folders whose state
-    file reads back whole count."""
+    checkpoint"). The trainer writes `trainer_state.json` last (PPO renames its `state.pt` into
+    place last), so only folders whose marker is there, and for JSON reads back whole, count."""
     folder = Path(checkpoint_dir)
     if not folder.is_dir():
         return None
     found = []
     for path in folder.glob("checkpoint-*"):
         step = path.name.removeprefix("checkpoint-")
-        state = path / "trainer_state.json"
+        state = path / marker
         if not step.isdigit() or not state.is_file():
             continue
-        try:
-            json.loads(state.read_text())
-        except (OSError, ValueError):
-            continue
+        if state.suffix == ".json":
+            try:
+                json.loads(state.read_text())
+            except (OSError, ValueError):
+                continue
         found.append((int(step), path))
     return str(max(found)[1]) if found else None
