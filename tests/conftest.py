@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.signals import request_finished, request_started
 
 from flywheel.testing.openai_server import OpenAICompatServer
 from labeling.models import Role
@@ -25,6 +28,51 @@ def _fast_password_hashing(settings):
     # PBKDF2 at its production cost spends seconds per user on a shared 2-core runner; tests
     # make many users and never test hashing.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+class _RequestsInFlight:
+    """Counts requests the live server is still handling. A browser that closes can leave one
+    behind (a draft sent on page hide, a prefetched claim); if it is still inside a transaction
+    when the test database is flushed, PostgreSQL's TRUNCATE deadlocks with it."""
+
+    def __init__(self):
+        self.count = 0
+        self.last_change = time.monotonic()
+        self.lock = threading.Lock()
+        request_started.connect(self.started, weak=False)
+        request_finished.connect(self.finished, weak=False)
+
+    def started(self, **kwargs):
+        with self.lock:
+            self.count += 1
+            self.last_change = time.monotonic()
+
+    def finished(self, **kwargs):
+        with self.lock:
+            self.count -= 1
+            self.last_change = time.monotonic()
+
+    def wait_until_quiet(self, *, settle: float = 0.15, timeout: float = 15.0) -> None:
+        # A request the browser sent as it closed may not have reached the server yet, so
+        # the server must also stay idle for `settle` seconds from now.
+        since = time.monotonic()
+        deadline = since + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.count <= 0 and time.monotonic() - max(self.last_change, since) >= settle:
+                    return
+            time.sleep(0.02)
+
+
+_in_flight = _RequestsInFlight()
+
+
+@pytest.fixture(autouse=True)
+def _live_server_quiet_before_flush(request):
+    # Set up after pytest-django's own live-server helper, so torn down before its flush.
+    yield
+    if "live_server" in request.fixturenames:
+        _in_flight.wait_until_quiet()
 
 
 @pytest.fixture

@@ -291,6 +291,22 @@ def test_empty_queue_and_queue_with_projects(page, screenshot_dir, make_user, pr
     shoot(page, screenshot_dir, "label-queue")
 
 
+def test_an_untouched_task_writes_no_draft_but_a_last_second_choice_is_kept(page, project, labeler):
+    task = make_task(project, "pairwise", ["first answer", "second answer"])
+    start(page)
+    page.goto("/queue/")  # leaving fires pagehide
+    page.wait_for_timeout(500)
+    assert not Draft.objects.filter(task=task, user=labeler).exists()
+
+    # A choice made just before leaving (inside the debounce) reaches the server on the way out.
+    page.goto(f"/tasks/{task.pk}/")
+    page.wait_for_selector("#work[data-ready]")
+    page.keyboard.press("1")
+    page.goto("/queue/")
+    draft = wait_for(lambda: Draft.objects.filter(task=task, user=labeler).first())
+    assert draft.state["kind"]["choice"] is not None
+
+
 def test_draft_comes_back_from_the_server_after_cleared_storage_and_in_another_browser(
     page, browser, live_server, screenshot_dir, project, labeler
 ):

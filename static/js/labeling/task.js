@@ -119,7 +119,7 @@
       syncTimer = null;
       if (!document.body.contains(root) || !latest || inflight) return;
       var state = latest, c = content(state);
-      if (c === synced || c === refused) return;
+      if (c === synced || c === refused || (c === pristine && synced === null)) return;
       inflight = true;
       putDraft(state).then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (data) {
@@ -150,6 +150,10 @@
       if (fromServer) save();  // keep it in this browser too
       say(fromServer ? "Draft restored from the server" : "Draft restored");
     }
+    // Untouched work is not sent (closing a task the labeler never changed writes nothing)
+    // until something was; after that a change back to the start is a change like any other.
+    var r1 = root.querySelector("[data-rationale]");
+    var pristine = stored.kind ? null : content({ kind: kind.snapshot(root), rationale: r1 ? r1.value : "" });
     var pending = null;
     function later() { clearTimeout(pending); pending = setTimeout(save, 300); }
     root.addEventListener("input", later);
@@ -160,7 +164,8 @@
     window.addEventListener("pagehide", function () {
       if (!document.body.contains(root)) return;
       save();
-      if (latest && content(latest) !== synced && root.dataset.draftUrl) {
+      var c = latest && content(latest);
+      if (c && c !== synced && (c !== pristine || synced !== null) && root.dataset.draftUrl) {
         try { putDraft(latest, { keepalive: true }).catch(function () {}); } catch (e) { /* too big for keepalive */ }
       }
     });
