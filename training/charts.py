@@ -21,15 +21,11 @@ from .models import JobKind
 
 Series = dict[str, list[tuple[int, float]]]
 
+# Colours are the page's chart tokens (static/css/flywheel.css), resolved by the browser, so a
+# chart follows the light or dark theme like the rest of the page.
 BLUE, GREEN, RED, AMBER, PURPLE, TEAL, ORANGE, GREY = (
-    "#2956c4",
-    "#1f7a3f",
-    "#b3261e",
-    "#8a5a00",
-    "#6b3fa0",
-    "#0f7b8a",
-    "#c2410c",
-    "#545a66",
+    f"var(--chart-{name})"
+    for name in ("blue", "green", "red", "amber", "purple", "teal", "orange", "grey")
 )
 CHANNEL_COLORS = [BLUE, GREEN, RED, AMBER, PURPLE, TEAL, ORANGE, GREY]
 NATS = "loss (nats/token)"

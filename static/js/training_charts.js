@@ -10,6 +10,20 @@
     return value || fallback;
   }
 
+  // The server names colours as CSS variables ("var(--chart-blue)"); Chart.js draws on a
+  // canvas, which cannot resolve them, so they are read from the page's current theme.
+  function resolve(color) {
+    const match = typeof color === "string" && color.match(/^var\((--[\w-]+)\)$/);
+    return match ? cssVar(match[1], "#545a66") : color;
+  }
+
+  function themed(datasets) {
+    return datasets.map((d) => Object.assign({}, d, {
+      borderColor: resolve(d.borderColor),
+      backgroundColor: resolve(d.backgroundColor),
+    }));
+  }
+
   function logScale() {
     const box = document.getElementById("log-scale");
     return box ? box.checked : false;
@@ -32,7 +46,7 @@
 
   function options(spec) {
     const text = cssVar("--text-muted", "#545a66");
-    const grid = cssVar("--border", "#d9dbe0");
+    const grid = cssVar("--chart-grid", "#e3e5e9");
     const bar = spec.type === "bar";
     return {
       animation: false,
@@ -67,7 +81,8 @@
         charts[spec.id].destroy();
         delete charts[spec.id];
       }
-      const data = spec.type === "bar" ? { labels: spec.labels, datasets: spec.datasets } : { datasets: spec.datasets };
+      const datasets = themed(spec.datasets);
+      const data = spec.type === "bar" ? { labels: spec.labels, datasets: datasets } : { datasets: datasets };
       if (charts[spec.id]) {
         charts[spec.id].data = data;
         charts[spec.id].options = options(spec);
@@ -92,4 +107,8 @@
     draw();
   });
   document.addEventListener("DOMContentLoaded", draw);
+  // A theme switch while the page is open redraws in the new colours.
+  if (window.matchMedia) {
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", draw);
+  }
 })();

@@ -48,6 +48,16 @@ def test_job_page_shows_charts_diagnostics_and_stops_polling(page, screenshot_di
     page.screenshot(path=str(screenshot_dir / "training-job-390.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 800})
 
+    # Lines take the theme's chart colours, and switching to dark redraws them.
+    first_color = "() => Chart.getChart('chart-channels').data.datasets[0].borderColor"
+    assert page.evaluate(first_color) == "#2956c4"
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_function(f"() => ({first_color})() === '#8fb0ff'")
+    grid = "() => Chart.getChart('chart-channels').options.scales.x.grid.color"
+    assert page.evaluate(grid) == "#474d58"
+    page.screenshot(path=str(screenshot_dir / "training-job-dark-1280.png"), full_page=True)
+    page.emulate_media(color_scheme="light")
+
     # A running job polls; when it ends the server answers 286 and the polling stops.
     running = TrainingJob.objects.get(pk=done.pk)
     running.pk = None
