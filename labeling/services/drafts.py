@@ -3,7 +3,8 @@
 The task page saves its state to the browser at every change and here every few seconds, so
 the work survives another browser or device, cleared storage or a crash. Last write wins;
 the page, when it opens, restores the newer of its own copy and this one. Submit and skip
-remove the draft (in `annotation_submit` / `annotation_skip`, in their transaction).
+remove the draft (in `annotation_submit` / `annotation_skip`, in their transaction), and the
+submit that completes a task removes the drafts other labelers left on it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from flywheel.errors import DomainError
-from labeling.models import Assignment, AssignmentStatus, Draft, Task
+from labeling.models import Assignment, AssignmentStatus, Draft, Task, TaskStatus
 
 # A long demonstration is some thousands of words; 256 KiB holds dozens of them, and keeps
 # one labeler from filling the database through the autosave.
@@ -77,6 +79,12 @@ def draft_save(
 
 
 def draft_clear(*, task: Task, user: AbstractBaseUser) -> int:
-    """Remove the user's draft of the task (once the work is submitted or skipped)."""
-    deleted, _ = Draft.objects.filter(task=task, user=user).delete()
+    """Remove the user's draft of the task once their work is submitted or skipped, and every
+    other labeler's draft of it when that filled the task's last slot: an expired claim can
+    no longer be answered then, so its draft would never be read. One query."""
+    deleted, _ = (
+        Draft.objects.filter(task=task)
+        .filter(Q(user=user) | Q(task__status__in=[TaskStatus.COMPLETE, TaskStatus.ARCHIVED]))
+        .delete()
+    )
     return deleted

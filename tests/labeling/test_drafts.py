@@ -111,6 +111,25 @@ def test_submit_and_skip_clear_the_draft_and_later_writes_are_refused(project, l
     assert assignment_claim(project=project, user=labeler).task_id == other.pk
 
 
+def test_the_submit_that_completes_a_task_removes_drafts_left_by_expired_claims(
+    project, make_user, labeler, colleague
+):
+    (task,) = make_tasks(project, kind="demonstration", answers=0, required=2)
+    third = make_user("third")
+    membership_set(project=project, user=third, role=Role.LABELER)
+    assignment_claim(project=project, user=labeler)
+    draft_save(task=task, user=labeler, state=STATE)
+    # The labeler walks away: the claim expires, the draft stays (a free slot may still take it).
+    assert lease_expire_due(project=project, now=timezone.now() + timedelta(days=1)) == 1
+    for user in (colleague, third):
+        assert assignment_claim(project=project, user=user).task_id == task.pk
+        draft_save(task=task, user=user, state=STATE)
+    annotation_submit(task=task, user=colleague, data={"text": "One."})
+    assert sorted(Draft.objects.values_list("user__username", flat=True)) == ["labeler", "third"]
+    annotation_submit(task=task, user=third, data={"text": "Two."})  # the last slot
+    assert not Draft.objects.exists()
+
+
 # --- the views ------------------------------------------------------------------------------
 
 
