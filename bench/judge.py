@@ -111,12 +111,51 @@ def bare_client(base_url: str, args: argparse.Namespace) -> tuple[float, float]:
     return time.perf_counter() - started, _cpu() - cpu0
 
 
+def _bare_share(base_url: str, calls: int, concurrency: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flywheel.llm import LLMClient, LLMConfig
+
+    client = LLMClient(
+        LLMConfig(base_url=base_url, model="bench-judge", max_concurrency=concurrency)
+    )
+    messages = [{"role": "user", "content": "Which answer is better? " * 20}]
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(lambda _: client.chat(messages), range(calls)))
+
+
+def bare_split(base_url: str, args: argparse.Namespace, processes: int) -> float:
+    """The same calls and total concurrency from `processes` forked processes: whether the
+    one interpreter lock is what holds the client back."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    started = time.perf_counter()
+    workers = [
+        context.Process(
+            target=_bare_share,
+            args=(base_url, args.calls // processes, args.concurrency // processes),
+        )
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=2000, help="judge calls (even: 2 orders)")
     parser.add_argument("--delay", type=float, default=0.05, help="server reply delay, seconds")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--debug", action="store_true", help="run with DEBUG on")
+    parser.add_argument(
+        "--split",
+        default="",
+        help="also run the bare client loop split over these process counts, e.g. 1,2,4",
+    )
     args = parser.parse_args()
     _environment(args.debug)
 
@@ -219,6 +258,13 @@ def main() -> None:
             f"{bare_server_cpu / args.calls * 1000:.2f} ms server (no runner, no database)"
         )
         print(f"runner / bare:       {calls_s / bare_s:.2f}x wall")
+
+        for processes in [int(n) for n in args.split.split(",") if n]:
+            wall = bare_split(base_url, args, processes)
+            print(
+                f"bare loop, {processes} process(es) x {args.concurrency // processes} threads: "
+                f"{wall:.3f} s, efficiency {ideal / wall:.1%}"
+            )
 
         rerun, rerun_total, rerun_results, rerun_cpu, _ = run_once("cached re-run")
         print(
