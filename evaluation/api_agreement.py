@@ -150,5 +150,6 @@ def run_human_collect(request: Request, pk: int) -> Response:
             "tasks": collected.tasks,
             "annotations": collected.annotations,
             "recorded": collected.recorded,
+            "removed": collected.removed,
         }
     )

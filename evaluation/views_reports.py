@@ -497,7 +497,12 @@ def run_human_tasks(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def run_human_collect(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = eval_run_get_for_user(user=request.user, run_id=pk, write=True)
     collected = human_judgments_collect(run=run)
-    messages.success(request, f"Recorded {collected.recorded} human votes.")
+    removed = (
+        f"; removed {collected.removed} no longer submitted or accepted"
+        if collected.removed
+        else ""
+    )
+    messages.success(request, f"Recorded {collected.recorded} human votes{removed}.")
     return redirect(f"{reverse('evaluation:run_report', args=[run.pk])}?a=judge&b=human")
 
 

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from evaluation.errors import EvaluationError
-from evaluation.models import CandidateAnswer, EvalItem, EvalRun, Order, RaterGroup, RunMode
+from evaluation.models import (
+    CandidateAnswer,
+    EvalItem,
+    EvalRun,
+    Judgment,
+    Order,
+    RaterGroup,
+    RunMode,
+)
 from evaluation.services.judgments import judgment_record
 from labeling.models import Annotation, AnnotationStatus, Task, TaskKind
 from labeling.services import completion_bulk_create, prompt_bulk_create, task_bulk_create
@@ -128,6 +136,9 @@ class Collected:
     tasks: int
     annotations: int
     recorded: int
+    # Human judgments dropped because their annotation is no longer submitted or accepted
+    # (a reviewer rejected it, or it was reopened).
+    removed: int = 0
 
 
 def _rescale(value: float, lo: float, hi: float, to_lo: float, to_hi: float) -> float:
@@ -137,7 +148,9 @@ def _rescale(value: float, lo: float, hi: float, to_lo: float, to_hi: float) -> 
 @transaction.atomic
 def human_judgments_collect(*, run: EvalRun) -> Collected:
     """Record every submitted or accepted annotation on the run's tasks as a judgment of group
-    ``human`` (one per rater and item; running it again updates, never duplicates)."""
+    ``human`` (one per rater and item; running it again updates, never duplicates), and remove
+    the human judgments on those items that no such annotation backs any more: a vote a
+    reviewer rejected after it was collected must not stay in later reports."""
     tasks = {
         t.pk: t
         for t in Task.objects.filter(
@@ -147,6 +160,7 @@ def human_judgments_collect(*, run: EvalRun) -> Collected:
     if not tasks:
         return Collected(tasks=0, annotations=0, recorded=0)
     items = {i.pk: i for i in EvalItem.objects.filter(run=run).select_related("question")}
+    kept: set[int] = set()
     annotations = (
         Annotation.objects.filter(
             task_id__in=list(tasks),
@@ -175,7 +189,7 @@ def human_judgments_collect(*, run: EvalRun) -> Collected:
             # The payload names the winning completion; its model is the winner.
             winner = models.get(annotation.payload.get("winner")) or "tie"
             order = Order.BA if shown and shown[0] == item.model_b else Order.AB
-            judgment_record(
+            judgment = judgment_record(
                 run=run,
                 question_id=item.question.question_id,
                 model_a=item.model_a,
@@ -206,7 +220,7 @@ def human_judgments_collect(*, run: EvalRun) -> Collected:
                 judge_lo,
                 judge_hi,
             )
-            judgment_record(
+            judgment = judgment_record(
                 run=run,
                 question_id=item.question.question_id,
                 model_a=item.model_a,
@@ -219,5 +233,14 @@ def human_judgments_collect(*, run: EvalRun) -> Collected:
                     ensure_ascii=False,
                 ),
             )
+        kept.add(judgment.pk)
         recorded += 1
-    return Collected(tasks=len(tasks), annotations=count, recorded=recorded)
+    # Every human judgment on the tasks' items came from a collection; those not recorded just
+    # now lost their annotation (rejected, reopened, or re-answered in the other order).
+    task_items = {t.source.get("item") for t in tasks.values()}
+    removed, _ = (
+        Judgment.objects.filter(run=run, rater_group=RaterGroup.HUMAN, item_id__in=task_items)
+        .exclude(pk__in=kept)
+        .delete()
+    )
+    return Collected(tasks=len(tasks), annotations=count, recorded=recorded, removed=removed)

@@ -17,8 +17,8 @@ from evaluation.services.human import (
     human_tasks_create,
 )
 from flywheel.errors import DomainError
-from labeling.models import Role, Task, TaskKind
-from labeling.services import annotation_submit, assignment_claim, membership_set
+from labeling.models import Annotation, Role, Task, TaskKind
+from labeling.services import annotation_submit, assignment_claim, membership_set, review_create
 from tests.evaluation.test_runner import longer_judge, make_run
 
 
@@ -182,3 +182,45 @@ def test_tasks_are_made_once_per_run_and_overlap_is_checked(
         human_tasks_create(run=run)
     assert str(caught.value) == ERROR_EXISTS.format(n=6)
     assert human_judgments_collect(run=run).annotations == 0
+
+
+def test_collect_removes_human_votes_a_reviewer_rejected_later(
+    project, eval_set, make_config, llm_server, raters, reviewer
+):
+    llm_server.respond_with(longer_judge)
+    run = eval_run_execute(run_id=make_run(project, eval_set, make_config()).pk)
+    human_tasks_create(run=run, overlap=1)
+    assert _answer_all(project, raters[0], _prefer("alpha")) == 6
+    first = human_judgments_collect(run=run)
+    assert (first.recorded, first.removed) == (6, 0)
+    assert (
+        agreement_report_build(run=run, group_a="judge", group_b="human").result["with_ties"]["n"]
+        == 6
+    )
+
+    # Two votes are rejected after they were collected: the next collection drops them.
+    rejected = list(
+        Annotation.objects.filter(task__project=project, annotator=raters[0]).order_by("id")[:2]
+    )
+    for annotation in rejected:
+        review_create(
+            annotation=annotation, reviewer=reviewer, decision="reject", comment="Read both."
+        )
+    second = human_judgments_collect(run=run)
+    assert (second.annotations, second.recorded, second.removed) == (4, 4, 2)
+    human = Judgment.objects.filter(run=run, rater_group=RaterGroup.HUMAN)
+    assert human.count() == 4
+    rejected_items = {a.task.source["item"] for a in rejected}
+    assert not human.filter(item_id__in=rejected_items).exists()
+    report = agreement_report_build(run=run, group_a="judge", group_b="human").result
+    assert report["with_ties"]["n"] == 4
+
+    # The rater answers the rejected tasks again; their new votes come back, nothing else goes.
+    assert _answer_all(project, raters[0], _prefer("beta")) == 2
+    third = human_judgments_collect(run=run)
+    assert (third.recorded, third.removed) == (6, 0)
+    assert set(human.filter(item_id__in=rejected_items).values_list("winner", flat=True)) == {
+        "beta"
+    }
+    # The judge's own judgments are never touched by collecting.
+    assert Judgment.objects.filter(run=run, rater_group=RaterGroup.JUDGE).count() == 12

@@ -243,7 +243,7 @@ def test_api_import_report_and_run_endpoints(owner, project, small_set, finished
     again = api.post(f"/api/evaluation/runs/{finished_run.pk}/human-tasks/", {}, format="json")
     assert again.status_code == 400 and "already" in again.json()["error"]
     collected = api.post(f"/api/evaluation/runs/{finished_run.pk}/human-judgments/collect/")
-    assert collected.json() == {"tasks": 6, "annotations": 0, "recorded": 0}
+    assert collected.json() == {"tasks": 6, "annotations": 0, "recorded": 0, "removed": 0}
     judge_only = api.get(
         f"/api/evaluation/runs/{finished_run.pk}/agreement/", {"a": "judge", "b": "human"}
     )
