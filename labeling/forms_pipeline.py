@@ -56,9 +56,15 @@ class TagForm(forms.Form):
     llm_model = forms.CharField(
         required=False,
         label="LLM model",
-        help_text="Also tag with this model, held to the project's labels; empty: rules only.",
+        help_text=(
+            "Also tag with this model, held to the project's labels; it re-tags the prompts "
+            "the rules tagged. Empty: rules only."
+        ),
     )
-    retag = forms.BooleanField(required=False, help_text="Tag prompts that have a type too.")
+    retag = forms.BooleanField(
+        required=False,
+        help_text="Tag every prompt again, types from the file or a person included.",
+    )
 
 
 class SynthesizeForm(forms.Form):

@@ -76,6 +76,11 @@ ERROR_LIMIT = "The number of tasks must be between 1 and 100000."
 ERROR_THRESHOLD = "The near-duplicate threshold must be between 0.1 and 1."
 ERROR_LLM_MODEL = "Name the LLM model to use (or leave the LLM out)."
 
+# Where a prompt's task type came from, in its meta["tagged_by"] (no key: a person or the API).
+TAGGED_BY_RULES = "rules"
+TAGGED_BY_LLM = "llm"
+TAGGED_BY_SOURCE = "source"
+
 BATCH = 500
 SAMPLE_REJECTS = 1000  # a rejects report keeps this many rows (and the total count)
 PROGRESS_EVERY = 200  # rows between progress writes to the run row
@@ -475,7 +480,9 @@ def _import(run: PipelineRun) -> None:
             known_hashes.add(redacted)
         if prompt.task_type not in labels:
             prompt.task_type = tag_rules(prompt.text, labels=labels).task_type
-            prompt.meta["tagged_by"] = "rules"
+            prompt.meta.update({"tagged_by": TAGGED_BY_RULES, "rule_task_type": prompt.task_type})
+        else:
+            prompt.meta["tagged_by"] = TAGGED_BY_SOURCE  # the file named it (MT-Bench category)
         payload = prompt_payload(prompt)
         if verdict.pii:
             payload["meta"]["pii"] = verdict.pii
@@ -541,19 +548,38 @@ def _filter(run: PipelineRun) -> None:
     run.funnel = funnel.report.as_dict()
 
 
+def _rules_only(prompt: Prompt) -> bool:
+    """Whether the prompt's type came from the rule tagger alone: tagged by the rules, and not
+    changed since (a person who set another type in the admin is kept)."""
+    meta = prompt.meta or {}
+    if meta.get("tagged_by") != TAGGED_BY_RULES:
+        return False
+    return meta.get("rule_task_type", prompt.task_type) == prompt.task_type
+
+
 def _tag(run: PipelineRun) -> None:
+    """Untagged prompts get a type; with an LLM named, so do the prompts whose type came only
+    from the rules (import tags every prompt with them). Types from the source file, a person
+    or an earlier LLM run are kept unless `retag` is asked."""
     project = run.project
     labels = _labels(project)
+    client = _client(run)
     prompts = Prompt.objects.filter(project=project, status=PromptStatus.ACTIVE).order_by("id")
-    if not run.params.get("retag"):
-        prompts = prompts.exclude(task_type__in=labels)
-    rows = list(prompts.only("id", "messages", "task_type", "meta"))
+    prompts = prompts.only("id", "messages", "task_type", "meta")
+    if run.params.get("retag"):
+        rows = list(prompts)
+    elif client is not None:
+        untagged = prompts.exclude(task_type__in=labels)
+        by_rules = prompts.filter(task_type__in=labels, meta__tagged_by=TAGGED_BY_RULES)
+        rows = list((untagged | by_rules).order_by("id"))
+        rows = [p for p in rows if p.task_type not in labels or _rules_only(p)]
+    else:
+        rows = list(prompts.exclude(task_type__in=labels))
     _progress(run, 0, len(rows))
     rule_tags = {
         str(p.pk): tag_rules(_user_text(p.messages), labels=labels).task_type for p in rows
     }
     final = dict(rule_tags)
-    client = _client(run)
     counts: Counter[str] = Counter(rules=len(rows))
     by_llm: set[str] = set()
     if client is not None and rows:
@@ -579,7 +605,18 @@ def _tag(run: PipelineRun) -> None:
     for prompt in rows:
         key = str(prompt.pk)
         prompt.task_type = final[key]
-        prompt.meta = {**prompt.meta, "tagged_by": "llm" if key in by_llm else "rules"}
+        if key in by_llm:
+            prompt.meta = {
+                **prompt.meta,
+                "tagged_by": TAGGED_BY_LLM,
+                "rule_task_type": rule_tags[key],
+            }
+        else:
+            prompt.meta = {
+                **prompt.meta,
+                "tagged_by": TAGGED_BY_RULES,
+                "rule_task_type": final[key],
+            }
     Prompt.objects.bulk_update(rows, ["task_type", "meta"], batch_size=BATCH)
     run.done = len(rows)
     run.counts = {**counts, "by_task_type": dict(Counter(p.task_type for p in rows))}

@@ -253,6 +253,63 @@ def test_tag_with_llm_lists_disagreements_and_stays_in_labels(project, llm_serve
     assert set(Prompt.objects.values_list("task_type", flat=True)) == {"qa"}
 
 
+def test_tag_with_llm_after_import_retags_rule_tagged_prompts_and_keeps_the_files_types(
+    project, llm_server, tmp_path
+):
+    path = write_jsonl(
+        tmp_path / "prompts.jsonl",
+        [
+            {"prompt": "Write a Python function to sort a list."},
+            {"prompt": "Hamlet's author, in one word"},
+            {"prompt": "Reverse a linked list in place.", "task_type": "code"},
+        ],
+    )
+    assert run_import(project, path).status == PipelineStatus.SUCCEEDED
+    by_rules = Prompt.objects.get(messages__0__content__startswith="Hamlet")
+    assert (by_rules.task_type, by_rules.meta["tagged_by"]) == ("qa", "rules")
+    from_file = Prompt.objects.get(messages__0__content__startswith="Reverse")
+    assert from_file.meta["tagged_by"] == "source"
+
+    llm_server.script(
+        Reply(json.dumps({"task_type": "qa"})), Reply(json.dumps({"task_type": "qa"}))
+    )
+    run = pipeline_run_execute(
+        run=prompts_tag(
+            project=project, llm_model="scripted", llm_base_url=llm_server.base_url, enqueue=False
+        )
+    )
+    assert run.status == PipelineStatus.SUCCEEDED, run.error
+    assert len(llm_server.requests) == 2  # the two rule-tagged prompts, not the file's one
+    assert run.counts["llm"] == 2
+    assert [(d["rule"], d["llm"]) for d in run.disagreements] == [("code", "qa")]
+    assert run.disagreements[0]["text"].startswith("Write a Python function")
+    retagged = Prompt.objects.get(messages__0__content__startswith="Write a Python")
+    assert (retagged.task_type, retagged.meta["tagged_by"]) == ("qa", "llm")
+    from_file.refresh_from_db()
+    assert (from_file.task_type, from_file.meta["tagged_by"]) == ("code", "source")
+
+
+def test_tag_with_llm_keeps_a_type_a_person_set_unless_retag_is_asked(project, llm_server):
+    (person_set,) = seed(project, ["Write a Python function to sort a list."])
+    # A rule-tagged prompt whose type a person later changed in the admin.
+    person_set.task_type = "qa"
+    person_set.meta = {"tagged_by": "rules", "rule_task_type": "code"}
+    person_set.save()
+    llm_server.respond_with(lambda request: Reply(json.dumps({"task_type": "code"})))
+    options = {"project": project, "llm_model": "scripted", "llm_base_url": llm_server.base_url}
+
+    run = pipeline_run_execute(run=prompts_tag(enqueue=False, **options))
+    assert run.counts["rules"] == 0
+    assert llm_server.requests == []
+    person_set.refresh_from_db()
+    assert person_set.task_type == "qa"
+
+    run = pipeline_run_execute(run=prompts_tag(retag=True, enqueue=False, **options))
+    assert run.counts["llm"] == 1
+    person_set.refresh_from_db()
+    assert (person_set.task_type, person_set.meta["tagged_by"]) == ("code", "llm")
+
+
 def test_synthesize_rewrites_link_to_origin_and_drafts_record_usage(project, llm_server):
     (origin,) = seed(project, ["Explain how vaccines train the immune system."])
     llm_server.script(Reply("A vaccine shows the body a harmless piece of a germ."))
