@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 
 from evaluation.models import EvalQuestion, EvalRun, EvalSet, JudgeConfig, JudgeTemplate, Judgment
-from evaluation.services import eval_run_cancel, eval_run_resume
+from evaluation.services import eval_run_cancel, eval_run_reap_lost, eval_run_resume
 from flywheel.errors import DomainError
 
 
@@ -41,7 +41,7 @@ class EvalRunAdmin(admin.ModelAdmin):
     list_display = ["name", "project", "mode", "status", "calls_done", "calls_total", "cost"]
     list_filter = ["status", "mode", "project"]
     readonly_fields = ["results", "config_snapshot"]
-    actions = ["cancel", "resume"]
+    actions = ["cancel", "resume", "reap_lost"]
 
     def has_add_permission(self, request):
         return False  # runs are created by eval_run_create (API, command), which builds items
@@ -60,6 +60,11 @@ class EvalRunAdmin(admin.ModelAdmin):
     @admin.action(description="Resume the selected runs")
     def resume(self, request, queryset):
         self._apply(request, queryset, eval_run_resume)
+
+    @admin.action(description="Mark runs whose worker is lost as failed (any selection)")
+    def reap_lost(self, request, queryset):
+        lost = eval_run_reap_lost()
+        self.message_user(request, f"{len(lost)} run(s) marked failed: worker lost.")
 
 
 @admin.register(Judgment)

@@ -370,7 +370,8 @@ class EvalRunViewSet(viewsets.ReadOnlyModelViewSet):
         return eval_run_list_for_user(user=self.request.user)
 
     def get_object(self) -> EvalRun:
-        return eval_run_get_for_user(user=self.request.user, run_id=self.kwargs["pk"])
+        run = eval_run_get_for_user(user=self.request.user, run_id=self.kwargs["pk"])
+        return services.eval_run_check_alive(run=run)
 
     @extend_schema(request=EvalRunCreateSerializer, responses={201: EvalRunSerializer})
     def create(self, request: Request) -> Response:

@@ -8,7 +8,9 @@ from django_tasks import task
 @task(queue_name="default")
 def eval_run_task(run_id: int) -> dict:
     from evaluation.services.runner import eval_run_execute
+    from evaluation.services.runs import eval_run_reap_lost
 
+    eval_run_reap_lost()  # runs an earlier worker left behind become resumable
     run = eval_run_execute(run_id=run_id)
     return {"run_id": run.pk, "status": run.status, "calls_made": run.calls_made}
 

@@ -23,7 +23,12 @@ from evaluation.selectors import (
     eval_run_progress,
     judgment_export_rows,
 )
-from evaluation.services import eval_run_cancel, eval_run_create, eval_run_resume
+from evaluation.services import (
+    eval_run_cancel,
+    eval_run_check_alive,
+    eval_run_create,
+    eval_run_resume,
+)
 from flywheel.errors import DomainError
 from labeling.selectors import project_get_for_user
 
@@ -83,7 +88,7 @@ def _run_context(run: EvalRun) -> dict:
 @require_GET
 @login_required
 def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    run = _get_run_for_user(request, pk)
+    run = eval_run_check_alive(run=_get_run_for_user(request, pk))
     context = _run_context(run)
     if request.htmx:
         response = render(request, "evaluation/run_detail.html#run", context)

@@ -9,8 +9,10 @@ from evaluation.services.judgments import judgment_record
 from evaluation.services.runner import eval_run_execute
 from evaluation.services.runs import (
     eval_run_cancel,
+    eval_run_check_alive,
     eval_run_create,
     eval_run_enqueue,
+    eval_run_reap_lost,
     eval_run_resume,
 )
 from evaluation.services.sets import (
@@ -30,9 +32,11 @@ __all__ = [
     "candidates_generate_with_adapter",
     "candidates_import",
     "eval_run_cancel",
+    "eval_run_check_alive",
     "eval_run_create",
     "eval_run_enqueue",
     "eval_run_execute",
+    "eval_run_reap_lost",
     "eval_run_resume",
     "eval_set_create",
     "eval_set_from_snapshot",

@@ -41,6 +41,7 @@ from flywheel.llm import LLMClient, LLMConfig, LLMError
 logger = logging.getLogger(__name__)
 
 FLUSH_S = 0.25  # how often recorded calls are written and cancellation is checked
+HEARTBEAT_S = 10.0  # the longest a running run goes without a heartbeat (slow judge calls)
 CACHE_CHUNK = 500
 PLAN_CHUNK = 256  # calls planned, looked up in the cache and sent at a time
 
@@ -325,6 +326,10 @@ def _start(run_id: int) -> EvalRun | None:
         return run
 
 
+def _beat(run_id: int) -> None:
+    EvalRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
+
+
 def _status(run_id: int) -> str:
     return EvalRun.objects.filter(pk=run_id).values_list("status", flat=True).get()
 
@@ -406,12 +411,18 @@ def _execute(run: EvalRun, client: LLMClient | None) -> None:
             outcome = Outcome(call=call, status=JudgmentStatus.CALL_ERROR, error=repr(exc))
         inbox.put(outcome)
 
-    last_flush = time.monotonic()
+    last_flush = last_beat = time.monotonic()
 
     def flush() -> None:
-        nonlocal last_flush
-        _record(run, inbox.take())
+        nonlocal last_flush, last_beat
+        outcomes = inbox.take()
+        _record(run, outcomes)  # a record is a heartbeat
         last_flush = time.monotonic()
+        if outcomes:
+            last_beat = last_flush
+        elif last_flush - last_beat >= HEARTBEAT_S:
+            _beat(run.pk)  # every call still in flight (slow judge, retries): alive
+            last_beat = last_flush
         if not stop.is_set() and _status(run.pk) == RunStatus.CANCELLED:
             stop.set()  # calls already sent finish and are kept; the rest are skipped
 

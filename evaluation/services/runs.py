@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from itertools import combinations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from evaluation.errors import EvaluationError
@@ -31,6 +34,10 @@ ERROR_PROJECT = "The eval set and the judge config must belong to the run's proj
 ERROR_NO_ITEMS = "Nothing to judge: no question has answers from the named models at those turns."
 ERROR_NOT_CANCELLABLE = "Only a queued or running run can be cancelled; this one is {status}."
 ERROR_NOT_RESUMABLE = "Only a failed or cancelled run can be resumed; this one is {status}."
+ERROR_WORKER_LOST = (
+    "Worker lost: the run sent no heartbeat for {seconds} s (its worker stopped or restarted). "
+    "Resume it: judgments already recorded are kept and not sent again."
+)
 
 
 def _pairs(mode: str, models: list[str], baseline: str) -> list[tuple[str, str]]:
@@ -181,4 +188,36 @@ def eval_run_resume(*, run: EvalRun) -> EvalRun:
     run.finished_at = None
     run.save(update_fields=["status", "error", "finished_at"])
     eval_run_enqueue(run=run)
+    return run
+
+
+def eval_run_reap_lost(
+    *, run_id: int | None = None, timeout_seconds: int | None = None
+) -> list[int]:
+    """Running runs whose heartbeat is older than the timeout are failed as "worker lost", so
+    that they can be resumed. Every eval-run task does this first, and the run page does it
+    for the run it shows; `run_id` limits it to one run."""
+    seconds = timeout_seconds or settings.FLYWHEEL_WORKER_HEARTBEAT_TIMEOUT
+    cutoff = timezone.now() - timedelta(seconds=seconds)
+    stale = EvalRun.objects.filter(status=RunStatus.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    if run_id is not None:
+        stale = stale.filter(pk=run_id)
+    with transaction.atomic():
+        lost = list(stale.select_for_update().values_list("pk", flat=True))
+        EvalRun.objects.filter(pk__in=lost).update(
+            status=RunStatus.FAILED,
+            error=ERROR_WORKER_LOST.format(seconds=seconds),
+            finished_at=timezone.now(),
+        )
+    return lost
+
+
+def eval_run_check_alive(*, run: EvalRun) -> EvalRun:
+    """The run as it stands, after failing it as "worker lost" if it is running without a
+    heartbeat: what the run page and the API show, so that a dead worker's run offers Resume
+    instead of polling forever."""
+    if run.status == RunStatus.RUNNING and eval_run_reap_lost(run_id=run.pk):
+        run.refresh_from_db()
     return run
