@@ -3,9 +3,10 @@ the raters' submitted answers come back as judgments of rater group ``human``.
 
 Pairwise runs give pairwise tasks with the same two answers (model names are kept on the
 completions but never shown; the labeling claim shuffles the order per rater and records it).
-Single-grading runs give rubric tasks, one answer each, with the gold reference when the
-question has one; the project's rubric criteria are averaged and mapped linearly onto the
-judge's scale so that scores compare on one scale.
+Single-grading runs give rubric tasks, one answer each. Both kinds carry the gold reference
+when the question has one, as the judge's with-reference templates do. The project's rubric
+criteria are averaged and mapped linearly onto the judge's scale so that scores compare on one
+scale.
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ def human_tasks_create(*, run: EvalRun, overlap: int = DEFAULT_OVERLAP) -> list[
                 "prompt": prompt.pk,
                 "completions": [c.pk for c in mine],
                 "required_annotations": overlap,
-                "reference": item.question.reference_for(item.turn) if single else "",
+                # The judge's pairwise-with-reference template shows the reference too.
+                "reference": item.question.reference_for(item.turn),
                 "source": {"app": SOURCE_APP, "run": run.pk, "item": item.pk},
                 "meta": {
                     "question_id": item.question.question_id,

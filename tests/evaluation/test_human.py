@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from django.urls import reverse
 
 from evaluation.models import AgreementReport, Judgment, RaterGroup
 from evaluation.reports import agreement_report_build
@@ -19,6 +20,7 @@ from evaluation.services.human import (
 from flywheel.errors import DomainError
 from labeling.models import Annotation, Role, Task, TaskKind
 from labeling.services import annotation_submit, assignment_claim, membership_set, review_create
+from tests.conftest import PASSWORD
 from tests.evaluation.test_runner import longer_judge, make_run
 
 
@@ -224,3 +226,45 @@ def test_collect_removes_human_votes_a_reviewer_rejected_later(
     }
     # The judge's own judgments are never touched by collecting.
     assert Judgment.objects.filter(run=run, rater_group=RaterGroup.JUDGE).count() == 12
+
+
+def _reference_block(html: str) -> str | None:
+    """The text of the page's gold-reference block, or None when the page has none."""
+    if "Gold reference answer" not in html:
+        return None
+    block = html.split("Gold reference answer", 1)[1].split("</details>", 1)[0]
+    return block
+
+
+def test_pairwise_tasks_carry_the_reference_and_the_page_shows_it(
+    client, project, eval_set, make_config, llm_server, labeler
+):
+    llm_server.respond_with(longer_judge)
+    run = eval_run_execute(run_id=make_run(project, eval_set, make_config()).pk)
+    tasks = human_tasks_create(run=run, overlap=1)
+    assert {t.kind for t in tasks} == {TaskKind.PAIRWISE}
+    # The math questions have a reference (as the judge's pairwise-with-reference prompt
+    # shows); the writing ones have none.
+    assert {t.meta["question_id"]: t.reference for t in tasks} == {
+        "1": "",
+        "2": "",
+        "3": "",
+        "4": "4",
+        "5": "9",
+        "6": "5",
+    }
+
+    assert client.login(username=labeler.username, password=PASSWORD)
+    shown = {}
+    while (assignment := assignment_claim(project=project, user=labeler)) is not None:
+        task = assignment.task
+        page = client.get(reverse("labeling:task", args=[task.pk]))
+        assert page.status_code == 200
+        block = _reference_block(page.content.decode())
+        shown[task.meta["question_id"]] = block
+        annotation_submit(task=task, user=labeler, data={"choice": "tie"})
+    assert len(shown) == 6
+    for question_id in ("1", "2", "3"):
+        assert shown[question_id] is None
+    for question_id, reference in (("4", "4"), ("5", "9"), ("6", "5")):
+        assert f"<p>{reference}</p>" in shown[question_id]
