@@ -36,6 +36,7 @@ from .serializers import (
 from .services import (
     adapter_merge_enqueue,
     job_cancel,
+    job_check_alive,
     job_clone,
     job_create,
     job_launch,
@@ -71,7 +72,9 @@ class TrainingJobViewSet(viewsets.ReadOnlyModelViewSet):
         )
 
     def get_object(self) -> TrainingJob:
-        return job_get_for_user(user=self.request.user, job_id=self.kwargs["pk"])
+        return job_check_alive(
+            job=job_get_for_user(user=self.request.user, job_id=self.kwargs["pk"])
+        )
 
     @extend_schema(parameters=[JobFilterSerializer])
     def list(self, request: Request) -> Response:

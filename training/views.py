@@ -20,6 +20,7 @@ from .selectors import (
     job_samples,
     metric_series,
 )
+from .services import job_check_alive
 
 LIST_LIMIT = 100
 
@@ -38,7 +39,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = _get_job_for_user(request, pk)
+    job = job_check_alive(job=_get_job_for_user(request, pk))
     series = metric_series(job=job)
     context = {
         "job": job,

@@ -108,6 +108,28 @@ def test_stale_heartbeat_is_failed_as_worker_lost_and_retry_requeues(make_job):
     assert job_claim(job_id=job.pk).attempts == 2
 
 
+def test_the_job_page_and_the_api_show_a_job_whose_host_died_as_failed(client, make_job, owner):
+    from rest_framework.test import APIClient
+
+    from tests.conftest import PASSWORD
+
+    page_job, api_job, alive = (job_launch(job=make_job()) for _ in range(3))
+    for job in (page_job, api_job, alive):
+        job_claim(job_id=job.pk)
+    TrainingJob.objects.filter(pk__in=[page_job.pk, api_job.pk]).update(
+        heartbeat_at=timezone.now() - timedelta(hours=3)
+    )
+    assert client.login(username=owner.username, password=PASSWORD)
+    url = f"/training/jobs/{page_job.pk}/"
+    assert client.get(url, headers={"HX-Request": "true"}).status_code == 286  # polling stops
+    assert "worker lost" in client.get(url).content.decode()
+    api = APIClient()
+    api.force_authenticate(owner)
+    body = api.get(f"/api/training/jobs/{api_job.pk}/").json()
+    assert body["status"] == JobStatus.FAILED and body["error"].startswith("worker lost")
+    assert api.get(f"/api/training/jobs/{alive.pk}/").json()["status"] == JobStatus.RUNNING
+
+
 def test_clone_copies_settings_into_a_new_draft(make_job, owner):
     job = make_job(peft_method="dora", learning_rate=1e-3)
     clone = job_clone(job=job, created_by=owner)

@@ -3,6 +3,7 @@
 from .adapters import adapter_create, adapter_merge, adapter_merge_enqueue
 from .jobs import (
     job_cancel,
+    job_check_alive,
     job_claim,
     job_clone,
     job_create,
@@ -21,6 +22,7 @@ __all__ = [
     "adapter_merge",
     "adapter_merge_enqueue",
     "job_cancel",
+    "job_check_alive",
     "job_claim",
     "job_clone",
     "job_create",

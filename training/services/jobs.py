@@ -275,15 +275,15 @@ def job_finish(*, job_id: int, status: str, error: str = "") -> TrainingJob:
     return _transition(job_id=job_id, to=status, **fields)
 
 
-def job_reap_lost(*, timeout_seconds: int | None = None) -> list[int]:
-    """Running jobs whose heartbeat is older than the timeout are failed as "worker lost"."""
+def job_reap_lost(*, job_id: int | None = None, timeout_seconds: int | None = None) -> list[int]:
+    """Running jobs whose heartbeat is older than the timeout are failed as "worker lost";
+    `job_id` limits it to one job."""
     seconds = timeout_seconds or settings.FLYWHEEL_WORKER_HEARTBEAT_TIMEOUT
     cutoff = timezone.now() - timedelta(seconds=seconds)
-    lost = list(
-        TrainingJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )
-    )
+    stale = TrainingJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff)
+    if job_id is not None:
+        stale = stale.filter(pk=job_id)
+    lost = list(stale.values_list("pk", flat=True))
     reaped = []
     for pk in lost:
         updated = TrainingJob.objects.filter(
@@ -297,3 +297,12 @@ def job_reap_lost(*, timeout_seconds: int | None = None) -> list[int]:
         if updated:
             reaped.append(pk)
     return reaped
+
+
+def job_check_alive(*, job: TrainingJob) -> TrainingJob:
+    """The job as it stands, after failing it as "worker lost" if it is running without a
+    heartbeat: what the job page and the API show, so that a job whose host died offers
+    Retry (which resumes from its last checkpoint) instead of "Running" for ever."""
+    if job.status == JobStatus.RUNNING and job_reap_lost(job_id=job.pk):
+        job.refresh_from_db()
+    return job
