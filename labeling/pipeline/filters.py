@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from . import pii
 from .dedup import NearDuplicateIndex
@@ -381,13 +382,23 @@ def default_filters(
 
 
 def redact_prompt(prompt: ParsedPrompt) -> tuple[ParsedPrompt, Counter[str]]:
-    """The prompt with PII redacted in its system text, messages, completions and reference."""
+    """The prompt with PII redacted in its system text, messages, completions, reference and
+    every text inside `meta` (a log's extra columns, MT-Bench's later turns and references)."""
     found: Counter[str] = Counter()
 
     def clean(text: str) -> str:
         result = pii.redact(text)
         found.update(result.found)
         return result.text
+
+    def clean_value(value: Any) -> Any:
+        if isinstance(value, str):
+            return clean(value)
+        if isinstance(value, dict):
+            return {key: clean_value(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean_value(item) for item in value]
+        return value
 
     messages = [{**m, "content": clean(m["content"])} for m in prompt.messages]
     completions = [replace(c, text=clean(c.text)) for c in prompt.completions]
@@ -397,6 +408,7 @@ def redact_prompt(prompt: ParsedPrompt) -> tuple[ParsedPrompt, Counter[str]]:
         system=clean(prompt.system),
         completions=completions,
         reference=clean(prompt.reference),
+        meta=clean_value(prompt.meta),
     )
     return (redacted if found else prompt), found
 

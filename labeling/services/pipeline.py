@@ -473,8 +473,9 @@ def _import(run: PipelineRun) -> None:
         prompt = verdict.prompt
         if verdict.pii:
             # Stored prompts are redacted: a re-import of one is a duplicate only after redaction.
+            # (PII only in meta leaves the hash as it was.)
             redacted = prompt.content_hash
-            if redacted in known_hashes:
+            if redacted != digest and redacted in known_hashes:
                 counts["duplicates"] += 1
                 continue
             known_hashes.add(redacted)

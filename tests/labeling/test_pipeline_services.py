@@ -156,6 +156,64 @@ def test_import_keeps_filtered_prompts_with_reasons_and_redacts_pii(project, tmp
     assert code.task_type == "code"  # project labels are qa, code
 
 
+def test_import_redacts_pii_in_a_log_rows_extra_columns_and_counts_it(project, tmp_path):
+    path = write_jsonl(
+        tmp_path / "logs.jsonl",
+        [
+            {
+                "timestamp": "2024-05-01T10:00:00Z",
+                "user_id": "u-17",
+                "prompt": "How do I renew a passport that expired last year?",
+                "client_ip": "203.0.113.42",
+                "user_email": "sam.lee@example.org",
+                "session": {"referrer": "mailto:ops@example.net", "tags": ["web", "10.1.2.3"]},
+                "app_version": "2024-05-01",
+            }
+        ],
+    )
+    run = run_import(project, path, format="logs")
+    assert run.status == PipelineStatus.SUCCEEDED, run.error
+    prompt = Prompt.objects.get(project=project)
+    stored = json.dumps(prompt.meta)
+    for value in ("203.0.113.42", "sam.lee@example.org", "ops@example.net", "10.1.2.3"):
+        assert value not in stored
+    assert prompt.meta["client_ip"] == "[IP_ADDRESS]"
+    assert prompt.meta["user_email"] == "[EMAIL]"
+    assert prompt.meta["session"] == {"referrer": "mailto:[EMAIL]", "tags": ["web", "[IP_ADDRESS]"]}
+    assert prompt.meta["user_id"] == "u-17"  # look-alikes stay as they are
+    assert prompt.meta["app_version"] == "2024-05-01"
+    assert prompt.meta["pii"] == {"ip_address": 2, "email": 2}
+    assert run.funnel["pii"] == {"ip_address": 2, "email": 2}
+    assert run.funnel["prompts_with_pii"] == 1
+
+
+def test_import_redacts_pii_in_mt_bench_follow_up_turns_and_references(project, tmp_path):
+    path = write_jsonl(
+        tmp_path / "question.jsonl",
+        [
+            {
+                "question_id": 81,
+                "category": "writing",
+                "turns": [
+                    "Compose a short travel blog post about a trip to Hawaii.",
+                    "Rewrite it as a letter to jo.smith@example.com in the second person.",
+                ],
+                "reference": ["Call +1 415 555 0199 to book.", "Dear Jo"],
+            }
+        ],
+    )
+    run = run_import(project, path)
+    assert run.status == PipelineStatus.SUCCEEDED, run.error
+    prompt = Prompt.objects.get(project=project)
+    assert prompt.meta["followup_turns"] == [
+        "Rewrite it as a letter to [EMAIL] in the second person."
+    ]
+    assert prompt.meta["references"] == ["Call [PHONE] to book.", "Dear Jo"]
+    assert prompt.meta["reference"] == "Call [PHONE] to book."
+    assert prompt.meta["pii"] == {"email": 1, "phone": 2}
+    assert run.funnel["pii"] == {"email": 1, "phone": 2}
+
+
 def test_import_is_all_or_nothing_and_reports_bad_lines(project, tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"prompt": "A good question about the tides?"}\nnot json\n{"nope": 1}\n')
