@@ -96,7 +96,7 @@ def sft_charts(series: Series) -> list[dict]:
         channels.append(dataset("validation loss (all)", series["eval/loss"], BLUE, dashed=True))
     for name in names:
         channels += _lines(series, f"loss/{name}", name, colors[name])
-    tokens = _lines(series, "loss/special_tokens", "special & template tokens", RED)
+    tokens = _lines(series, "loss/special_tokens", "special tokens (end of turn, eos)", RED)
     tokens += _lines(series, "loss/content_tokens", "content tokens", BLUE)
     return [
         _chart("chart-channels", "Loss per task type", NATS, channels, log=True),

@@ -56,8 +56,9 @@ TEXT_OVERFITTING = (
     "({train_first:.3f} → {train_last:.3f}): the model is overfitting. Stop earlier."
 )
 TEXT_SPECIAL_SLOW = (
-    "Special-token loss is still {ratio:.0%} of where it started ({first:.3f} → {last:.3f}). "
-    "Template tokens are usually learned first; check the chat template and the loss mask."
+    "Special-token loss (the end-of-turn / eos tokens the model must write) is still "
+    "{ratio:.0%} of where it started ({first:.3f} → {last:.3f}). They are usually learned "
+    "first; check the chat template's generation markers and the eos token."
 )
 TEXT_SPECIAL_OK = "Special-token loss dropped from {first:.3f} to {last:.3f}."
 TEXT_CONVERGED = "Training loss {last:.3f} is near 0.5, where a converged SFT run usually sits."

@@ -248,7 +248,8 @@ def build_sft_config(job: TrainingJob, *, hardware: dict[str, Any], has_eval: bo
 
 
 def special_token_ids(tokenizer) -> list[int]:
-    """bos, eos, pad, unk, role markers: every special or added-special token."""
+    """bos, eos, pad, unk, role markers: every special or added-special token. Only those at
+    trained positions count, so with assistant-only labels that is the end of turn / eos."""
     ids = set(tokenizer.all_special_ids)
     ids.update(i for i, tok in tokenizer.added_tokens_decoder.items() if tok.special)
     return sorted(ids)

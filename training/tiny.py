@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# Role markers are special tokens so that the special-token loss channel has something to
-# measure; `<|end|>` closes every turn and is the eos token, inside the generation markers so
-# the model learns to stop.
+# Role markers are special tokens, as in real chat templates; only the assistant's turns are
+# in the loss, so of the special tokens the loss channel measures `<|end|>`: it closes every
+# turn, is the eos token and sits inside the generation markers so the model learns to stop.
 BOS, EOS, PAD, UNK = "<s>", "<|end|>", "<pad>", "<unk>"
 ROLE_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>"]
 

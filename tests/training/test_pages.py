@@ -78,7 +78,7 @@ def test_owner_sees_progress_report_sizes_and_chart_data(client, owner, job):
     assert labels == ["loss (all)", "creative", "qa"]
     assert charts["chart-channels"]["datasets"][2]["data"][0] == {"x": 1, "y": pytest.approx(2.8)}
     assert [d["label"] for d in charts["chart-tokens"]["datasets"]] == [
-        "special & template tokens",
+        "special tokens (end of turn, eos)",
         "content tokens",
     ]
     assert response.context["report_rows"] == [
