@@ -19,7 +19,7 @@ from evaluation.reports import (
 )
 from evaluation.selectors import WRITE_ROLES, eval_run_get_for_user
 from evaluation.services.human import DEFAULT_OVERLAP, human_judgments_collect, human_tasks_create
-from evaluation.services.imports import FORMATS, judgments_import_upload
+from evaluation.services.imports import DEFAULT_FORMAT, FORMATS, judgments_import_upload
 from labeling.selectors import project_get_for_user
 
 
@@ -43,7 +43,11 @@ class JudgmentSetCreateSerializer(serializers.Serializer):
     project = serializers.IntegerField()
     name = serializers.CharField(max_length=200)
     file = serializers.FileField(help_text="CSV or JSONL in the MT-Bench / Chatbot Arena format.")
-    format = serializers.ChoiceField(choices=FORMATS, default="mtbench")
+    format = serializers.ChoiceField(
+        choices=FORMATS,
+        default=DEFAULT_FORMAT,
+        help_text="mtbench: MT-Bench's questions, categories filled in; generic: your own.",
+    )
 
 
 class ReportQuerySerializer(serializers.Serializer):

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from evaluation.models import JudgmentSet
 from evaluation.reports import agreement_report_build
-from evaluation.services.imports import judgments_import
+from evaluation.services.imports import MTBENCH, judgments_import
 
 DATA = Path(__file__).resolve().parent / "data" / "mt_bench_human_judgments"
 SET_NAME = "MT-Bench: GPT-4 and human experts"
@@ -27,6 +27,7 @@ def load_demo(*, project, users: dict, stdout: TextIO) -> None:
             sources=[DATA / "human.csv", DATA / "gpt4_pair.csv"],
             name=SET_NAME,
             project=project,
+            format=MTBENCH,
             created_by=researcher,
         )
         stdout.write(

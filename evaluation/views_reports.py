@@ -23,7 +23,7 @@ from evaluation.reports import (
 )
 from evaluation.selectors import READ_ROLES, WRITE_ROLES, eval_run_get_for_user, eval_run_list
 from evaluation.services.human import human_judgments_collect, human_tasks_create
-from evaluation.services.imports import judgments_import_upload
+from evaluation.services.imports import DEFAULT_FORMAT, judgments_import_upload
 from flywheel.errors import DomainError
 from labeling.models import Task
 from labeling.selectors import project_get_for_user
@@ -413,7 +413,11 @@ def project_agreement(request: HtmxHttpRequest, project_id: int) -> HttpResponse
         else:
             try:
                 judgment_set = judgments_import_upload(
-                    upload=upload, name=name, project=project, created_by=request.user
+                    upload=upload,
+                    name=name,
+                    project=project,
+                    format=request.POST.get("format") or DEFAULT_FORMAT,
+                    created_by=request.user,
                 )
             except DomainError as exc:
                 error = str(exc)
@@ -434,6 +438,7 @@ def project_agreement(request: HtmxHttpRequest, project_id: int) -> HttpResponse
             "runs": runs,
             "error": error,
             "name": request.POST.get("name", ""),
+            "format": request.POST.get("format", ""),
         },
         status=400 if error else 200,
     )

@@ -18,8 +18,17 @@ from evaluation.errors import EvaluationError
 from evaluation.models import ImportedJudgment, JudgmentSet
 from labeling.models import Project
 
-FORMATS = ("mtbench",)
-ERROR_FORMAT = "Unknown format {format!r}; the one format read is mtbench."
+# Both read the MT-Bench / Chatbot Arena columns. `mtbench` says the questions are MT-Bench's
+# own (ids 81-160), so a row without a category takes the bundled question's; `generic` is a
+# team's own questions, whose ids mean nothing to MT-Bench: the category comes from the file.
+GENERIC = "generic"
+MTBENCH = "mtbench"
+FORMATS = (GENERIC, MTBENCH)
+DEFAULT_FORMAT = GENERIC
+ERROR_FORMAT = (
+    "Unknown format {format!r}; use generic for your own questions or mtbench for MT-Bench's "
+    "80 questions."
+)
 ERROR_NAME_TAKEN = "A judgment set named {name!r} exists already; choose another name."
 ERROR_NAME = "Give the judgment set a name."
 ERROR_EMPTY = "The file has no judgments."
@@ -72,13 +81,15 @@ def judgments_import(
     sources: list[str | Path | IO[str]],
     name: str,
     project: Project | None = None,
-    format: str = "mtbench",
+    format: str = DEFAULT_FORMAT,
     file_format: str | None = None,
     created_by: AbstractBaseUser | None = None,
 ) -> JudgmentSet:
     """Read the files (CSV or JSONL, told by the extension or `file_format`) into one new
-    judgment set. Raters group by dropping a trailing ``_<number>``. A file with bad rows raises
-    ``JudgmentFileError`` listing every bad line, and the transaction leaves nothing."""
+    judgment set. Raters group by dropping a trailing ``_<number>``. Only `format="mtbench"`
+    fills a missing category from MT-Bench's questions; otherwise it is the file's or empty.
+    A file with bad rows raises ``JudgmentFileError`` listing every bad line, and the
+    transaction leaves nothing."""
     name = (name or "").strip()
     if not name:
         raise EvaluationError(ERROR_NAME)
@@ -92,7 +103,7 @@ def judgments_import(
     judgment_set = JudgmentSet.objects.create(
         project=project, name=name, source=str(label)[:500], format=format, created_by=created_by
     )
-    categories = mt_bench_categories()
+    categories = mt_bench_categories() if format == MTBENCH else {}
     groups: Counter[str] = Counter()
     votes = scores = 0
     batch: list[ImportedJudgment] = []
@@ -125,7 +136,7 @@ def judgments_import_upload(
     upload,
     name: str,
     project: Project,
-    format: str = "mtbench",
+    format: str = DEFAULT_FORMAT,
     created_by: AbstractBaseUser | None = None,
 ) -> JudgmentSet:
     """``judgments_import`` for an uploaded file (bytes): CSV or JSONL told by its name."""

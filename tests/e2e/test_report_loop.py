@@ -154,6 +154,7 @@ def test_the_real_mt_bench_report_reads_for_a_manager(page, screenshot_dir, proj
         sources=[MT_BENCH / "human.csv", MT_BENCH / "gpt4_pair.csv"],
         name="MT-Bench",
         project=project,
+        format="mtbench",
     )
     login(page, owner.username)
     page.wait_for_load_state()

@@ -11,8 +11,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from evaluation.agreement import JudgmentFileError
+from evaluation.errors import EvaluationError
 from evaluation.models import ImportedJudgment, JudgmentSet
-from evaluation.services.imports import ERROR_NAME_TAKEN, judgments_import
+from evaluation.services.imports import ERROR_FORMAT, ERROR_NAME_TAKEN, judgments_import
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "mt_bench_human_judgments"
 
@@ -173,3 +174,44 @@ def test_a_stored_report_is_served_again_without_recomputing(django_assert_max_n
     assert AgreementReport.objects.count() == 1
     second = _report("--name", "gpt4", "--a", "gpt4_pair", "--b", "gpt4_pair")
     assert second == first and AgreementReport.objects.count() == 1
+
+
+OWN_VOTES = (
+    "question_id,model_a,model_b,winner,judge,turn,category\n"
+    "81,ours-v1,ours-v2,model_a,gpt4_pair,1,\n"
+    "82,ours-v1,ours-v2,model_b,expert_1,1,\n"
+    "101,ours-v1,ours-v2,tie,expert_2,1,billing\n"
+)
+
+
+def test_own_questions_keep_their_own_categories_and_never_get_mt_bench_ones(tmp_path):
+    path = tmp_path / "ours.csv"
+    path.write_text(OWN_VOTES)
+    out = io.StringIO()
+    call_command("import_judgments", str(path), "--name", "ours", stdout=out)
+    judgment_set = JudgmentSet.objects.get(name="ours")
+    assert judgment_set.format == "generic"
+    categories = dict(judgment_set.rows.values_list("question_id", "category"))
+    # Ids 81 and 82 are MT-Bench's writing questions, but these are the team's own questions.
+    assert categories == {"81": "", "82": "", "101": "billing"}
+    assert set(ImportedJudgment.objects.values_list("category", flat=True)) == {"", "billing"}
+
+
+def test_mt_bench_format_fills_missing_categories_from_mt_bench_questions(tmp_path):
+    path = tmp_path / "mtbench.csv"
+    path.write_text(OWN_VOTES)
+    call_command("import_judgments", str(path), "--name", "mt", "--format", "mtbench")
+    judgment_set = JudgmentSet.objects.get(name="mt")
+    assert judgment_set.format == "mtbench"
+    categories = dict(judgment_set.rows.values_list("question_id", "category"))
+    # A category in the file still wins over the bundled question's.
+    assert categories == {"81": "writing", "82": "writing", "101": "billing"}
+
+
+def test_an_unknown_format_names_the_two_formats(tmp_path):
+    path = tmp_path / "ours.csv"
+    path.write_text(OWN_VOTES)
+    with pytest.raises(EvaluationError) as caught:
+        judgments_import(sources=[path], name="x", format="arena")
+    assert str(caught.value) == ERROR_FORMAT.format(format="arena")
+    assert not JudgmentSet.objects.exists()

@@ -136,6 +136,20 @@ def test_import_through_the_page_and_bad_rows_listed(client, owner, project):
     assert judgment_set.vote_count == 12 and judgment_set.created_by == owner
 
 
+def test_page_import_fills_mt_bench_categories_only_when_asked(client, owner, project):
+    login(client, owner)
+    url = reverse("evaluation:agreement", args=[project.pk])
+    rows = b"question_id,model_a,model_b,winner,judge,turn\n81,a,b,model_a,expert_1,1\n"
+    client.post(url, {"name": "own", "file": SimpleUploadedFile("own.csv", rows)})
+    client.post(
+        url,
+        {"name": "mt", "format": "mtbench", "file": SimpleUploadedFile("mt.csv", rows)},
+    )
+    own, mt = JudgmentSet.objects.get(name="own"), JudgmentSet.objects.get(name="mt")
+    assert (own.format, own.rows.get().category) == ("generic", "")
+    assert (mt.format, mt.rows.get().category) == ("mtbench", "writing")
+
+
 def test_index_lists_sets_and_runs_in_a_fixed_number_of_queries(
     client, owner, project, small_set, finished_run, django_assert_num_queries
 ):

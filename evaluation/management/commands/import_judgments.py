@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evaluation.services.imports import FORMATS, judgments_import
+from evaluation.services.imports import DEFAULT_FORMAT, FORMATS, judgments_import
 from flywheel.errors import DomainError
 from labeling.models import Project
 
@@ -17,7 +17,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+", metavar="PATH")
         parser.add_argument("--name", required=True, help="Name of the new judgment set.")
-        parser.add_argument("--format", default="mtbench", choices=FORMATS)
+        parser.add_argument(
+            "--format",
+            default=DEFAULT_FORMAT,
+            choices=FORMATS,
+            help=(
+                "mtbench: the questions are MT-Bench's (ids 81-160), rows without a category "
+                "take the bundled question's; generic (default): your own questions, the "
+                "category comes only from the file's category column."
+            ),
+        )
         parser.add_argument(
             "--project", type=int, default=None, help="Project id whose members may read it."
         )
