@@ -5,11 +5,81 @@ from __future__ import annotations
 from django import forms
 
 from labeling.models import TaskKind
+from labeling.pipeline.filters import (
+    DEFAULT_MAX_CHARS,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_MIN_CHARS,
+    DEFAULT_MIN_TOKENS,
+)
 from labeling.pipeline.formats import FORMATS
 from labeling.pipeline.synthesis import HEURISTIC_REWRITES
 
 
-class ImportForm(forms.Form):
+class FilterOptionsForm(forms.Form):
+    """The filter chain's options, shared by the import and the filter stage."""
+
+    min_chars = forms.IntegerField(
+        required=False,
+        min_value=0,
+        initial=DEFAULT_MIN_CHARS,
+        label="Minimum characters",
+        help_text="Shorter prompts are filtered out.",
+    )
+    max_chars = forms.IntegerField(
+        required=False,
+        min_value=1,
+        initial=DEFAULT_MAX_CHARS,
+        label="Maximum characters",
+        help_text="Longer prompts are filtered out; raise it for long-context data.",
+    )
+    min_tokens = forms.IntegerField(
+        required=False,
+        min_value=0,
+        initial=DEFAULT_MIN_TOKENS,
+        label="Minimum tokens",
+        help_text="Words and punctuation marks, an estimate of tokens.",
+    )
+    max_tokens = forms.IntegerField(
+        required=False,
+        min_value=1,
+        initial=DEFAULT_MAX_TOKENS,
+        label="Maximum tokens",
+        help_text="Longer prompts are filtered out; raise it for long-context data.",
+    )
+    blocklist = forms.CharField(
+        required=False, help_text="Comma-separated terms; prompts with them are filtered out."
+    )
+    languages = forms.CharField(
+        required=False, help_text="Comma-separated codes (en, de…) to keep; empty keeps all."
+    )
+    near_dup_threshold = forms.FloatField(
+        required=False,
+        min_value=0.1,
+        max_value=1.0,
+        initial=0.8,
+        label="Near-duplicate threshold",
+        help_text="Jaccard similarity (MinHash) above which a prompt counts as a near duplicate.",
+    )
+
+    def filter_options(self) -> dict:
+        """The cleaned options, as the services' `filters` argument takes them."""
+        return {name: self.cleaned_data.get(name) for name in FILTER_OPTIONS}
+
+
+FILTER_OPTIONS = (
+    "min_chars",
+    "max_chars",
+    "min_tokens",
+    "max_tokens",
+    "blocklist",
+    "languages",
+    "near_dup_threshold",
+)
+
+
+class ImportForm(FilterOptionsForm):
+    field_order = ["file", "format", "since", "skip_invalid", *FILTER_OPTIONS]
+
     file = forms.FileField(
         help_text="JSONL, CSV, Parquet or a text file (one prompt per line); .gz works too."
     )
@@ -28,28 +98,10 @@ class ImportForm(forms.Form):
         label="Skip bad rows",
         help_text="Import the good rows and report the bad ones; otherwise all or nothing.",
     )
-    blocklist = forms.CharField(
-        required=False, help_text="Comma-separated terms; prompts with them are filtered out."
-    )
-    languages = forms.CharField(
-        required=False, help_text="Comma-separated codes (en, de…) to keep; empty keeps all."
-    )
-    near_dup_threshold = forms.FloatField(
-        required=False,
-        min_value=0.1,
-        max_value=1.0,
-        initial=0.8,
-        label="Near-duplicate threshold",
-        help_text="Jaccard similarity (MinHash) above which a prompt counts as a near duplicate.",
-    )
 
 
-class FilterForm(forms.Form):
-    blocklist = forms.CharField(required=False, help_text="Comma-separated terms.")
-    languages = forms.CharField(required=False, help_text="Comma-separated codes to keep.")
-    near_dup_threshold = forms.FloatField(
-        required=False, min_value=0.1, max_value=1.0, initial=0.8, label="Near-duplicate threshold"
-    )
+class FilterForm(FilterOptionsForm):
+    pass
 
 
 class TagForm(forms.Form):

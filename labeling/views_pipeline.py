@@ -56,14 +56,6 @@ def _page(request: HttpRequest, project: Project, forms: dict, status: int = 200
     return render(request, "labeling/pipeline.html", context, status=status)
 
 
-def _filters(data: dict) -> dict:
-    return {
-        "blocklist": data.get("blocklist") or "",
-        "languages": data.get("languages") or "",
-        "near_dup_threshold": data.get("near_dup_threshold"),
-    }
-
-
 @require_GET
 @login_required
 def pipeline(request: HttpRequest, pk: int) -> HttpResponse:
@@ -85,7 +77,7 @@ def pipeline_import(request: HttpRequest, pk: int) -> HttpResponse:
                 format=data["format"] or None,
                 since=data["since"],
                 skip_invalid=data["skip_invalid"],
-                filters=_filters(data),
+                filters=form.filter_options(),
                 created_by=request.user,
             )
         except DomainError as error:
@@ -107,7 +99,9 @@ def pipeline_stage(request: HttpRequest, pk: int, stage: str) -> HttpResponse:
         user = request.user
         try:
             if stage == "filter":
-                run = prompts_filter(project=project, filters=_filters(data), created_by=user)
+                run = prompts_filter(
+                    project=project, filters=form.filter_options(), created_by=user
+                )
             elif stage == "tag":
                 run = prompts_tag(
                     project=project,

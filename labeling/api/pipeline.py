@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from flywheel.api import KeysetPagination
 from labeling.models import PipelineRun, Prompt, TaskKind
+from labeling.pipeline.filters import DEFAULT_MAX_CHARS, DEFAULT_MAX_TOKENS
 from labeling.pipeline.formats import FORMATS
 from labeling.pipeline.synthesis import HEURISTIC_REWRITES
 from labeling.selectors.access import project_get_for_user
@@ -67,15 +68,28 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class FiltersSerializer(serializers.Serializer):
+    """The filter chain's options (left out: the chain's defaults)."""
+
     min_chars = serializers.IntegerField(required=False, min_value=0)
-    max_chars = serializers.IntegerField(required=False, min_value=1)
-    max_tokens = serializers.IntegerField(required=False, min_value=1)
-    blocklist = serializers.ListField(child=serializers.CharField(), required=False)
+    max_chars = serializers.IntegerField(
+        required=False, min_value=1, help_text=f"Default {DEFAULT_MAX_CHARS}."
+    )
+    min_tokens = serializers.IntegerField(required=False, min_value=0)
+    max_tokens = serializers.IntegerField(
+        required=False, min_value=1, help_text=f"Default {DEFAULT_MAX_TOKENS}."
+    )
+    blocklist = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Terms; in a form upload repeat the field or separate them with commas.",
+    )
     languages = serializers.ListField(child=serializers.CharField(), required=False)
-    near_dup_threshold = serializers.FloatField(required=False)
+    near_dup_threshold = serializers.FloatField(required=False, min_value=0.1, max_value=1.0)
 
 
-class ImportSerializer(serializers.Serializer):
+class ImportSerializer(FiltersSerializer):
+    """The upload and its options; the filter options are fields of the form, side by side."""
+
     file = serializers.FileField()
     format = serializers.ChoiceField(choices=FORMATS, required=False, allow_blank=True)
     since = serializers.DateTimeField(required=False)
@@ -156,6 +170,7 @@ def pipeline_import(request: Request, pk: int) -> Response:
         format=data.get("format") or None,
         since=data.get("since"),
         skip_invalid=data["skip_invalid"],
+        filters={k: data[k] for k in FiltersSerializer().fields if k in data},
         created_by=request.user,
     )
     return _accepted(run)

@@ -348,11 +348,19 @@ class Funnel:
             yield self.check(prompt)
 
 
+# The length bounds of the usual chain; an import or a filter run can set its own.
+DEFAULT_MIN_CHARS = 8
+DEFAULT_MAX_CHARS = 20_000
+DEFAULT_MIN_TOKENS = 0
+DEFAULT_MAX_TOKENS = 8_000
+
+
 def default_filters(
     *,
-    min_chars: int = 8,
-    max_chars: int = 20_000,
-    max_tokens: int = 8_000,
+    min_chars: int = DEFAULT_MIN_CHARS,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    min_tokens: int = DEFAULT_MIN_TOKENS,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
     blocklist: Iterable[str] = (),
     languages: Iterable[str] = (),
     near_dup_threshold: float = 0.8,
@@ -361,7 +369,9 @@ def default_filters(
     """The usual chain, cheapest first and dedup last (so rejects never enter the index)."""
     known = list(known_texts)
     chain: list[Filter] = [
-        LengthFilter(min_chars=min_chars, max_chars=max_chars, max_tokens=max_tokens),
+        LengthFilter(
+            min_chars=min_chars, max_chars=max_chars, min_tokens=min_tokens, max_tokens=max_tokens
+        ),
         GarbageFilter(),
         RepetitionFilter(),
     ]

@@ -75,6 +75,15 @@ ERROR_TASK_KIND = "Task kind must be one of: {kinds}."
 ERROR_LIMIT = "The number of tasks must be between 1 and 100000."
 ERROR_THRESHOLD = "The near-duplicate threshold must be between 0.1 and 1."
 ERROR_LLM_MODEL = "Name the LLM model to use (or leave the LLM out)."
+ERROR_LENGTH_BOUND = (
+    "{name} must be a whole number, 0 or more for a minimum and 1 or more for a maximum."
+)
+ERROR_LENGTH_ORDER = (
+    "The minimum length in {unit} is above the maximum; lower it or raise the maximum."
+)
+
+LENGTH_OPTIONS = ("min_chars", "max_chars", "min_tokens", "max_tokens")
+LENGTH_UNITS = {"chars": "characters", "tokens": "tokens"}
 
 # Where a prompt's task type came from, in its meta["tagged_by"] (no key: a person or the API).
 TAGGED_BY_RULES = "rules"
@@ -109,7 +118,8 @@ def import_run_start(
 ) -> PipelineRun:
     """Start an import of a file (a path on the server, or an upload stored under the artifact
     folder): read, redact PII, filter, tag with rules, store. Options of the filters:
-    min_chars, max_chars, max_tokens, blocklist, languages, near_dup_threshold."""
+    min_chars, max_chars, min_tokens, max_tokens, blocklist, languages, near_dup_threshold
+    (the same as the filter stage's)."""
     if format and format not in FORMATS:
         raise PipelineRunError(ERROR_FORMAT.format(format=format, formats=", ".join(FORMATS)))
     filter_options = _filter_options(filters or {})
@@ -294,10 +304,22 @@ def _run_create(
 
 
 def _filter_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The filter chain's options, checked: length bounds (characters and tokens), blocklist,
+    languages, near-duplicate threshold. What is left out keeps the chain's default."""
     clean: dict[str, Any] = {}
-    for key in ("min_chars", "max_chars", "max_tokens"):
+    for key in LENGTH_OPTIONS:
         if options.get(key) not in (None, ""):
-            clean[key] = int(options[key])
+            try:
+                value = int(options[key])
+            except (TypeError, ValueError):
+                raise PipelineRunError(ERROR_LENGTH_BOUND.format(name=key)) from None
+            if value < (1 if key.startswith("max_") else 0):
+                raise PipelineRunError(ERROR_LENGTH_BOUND.format(name=key))
+            clean[key] = value
+    for unit in ("chars", "tokens"):
+        low, high = clean.get(f"min_{unit}"), clean.get(f"max_{unit}")
+        if low is not None and high is not None and low > high:
+            raise PipelineRunError(ERROR_LENGTH_ORDER.format(unit=LENGTH_UNITS[unit]))
     threshold = options.get("near_dup_threshold")
     if threshold not in (None, ""):
         threshold = float(threshold)
@@ -307,8 +329,10 @@ def _filter_options(options: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("blocklist", "languages"):
         values = options.get(key) or []
         if isinstance(values, str):
-            values = values.replace("\n", ",").split(",")
-        values = [str(v).strip() for v in values if str(v).strip()]
+            values = [values]
+        # "a, b" in one text (a form field, a multipart API field) is two values.
+        values = [v.strip() for item in values for v in str(item).replace("\n", ",").split(",")]
+        values = [v for v in values if v]
         if values:
             clean[key] = values
     return clean
