@@ -21,6 +21,7 @@ from labeling.selectors import (
     project_get_for_user,
     task_get_for_user,
 )
+from labeling.selectors.work import rework_answer
 from labeling.services import (
     annotation_skip,
     annotation_submit,
@@ -52,6 +53,12 @@ class LabelerTaskSerializer(serializers.Serializer):
     allow_ties = serializers.BooleanField()
     answer_rating_max = serializers.IntegerField()
     review_comment = serializers.CharField(allow_null=True)
+    rejected_answer = serializers.DictField(
+        allow_null=True,
+        help_text="When a reviewer sent this task back to you: your rejected answer, in the "
+        "shape the submit takes (pairwise a/b refer to this claim's order), to start the "
+        "rework from. Null otherwise.",
+    )
 
 
 class ClaimSerializer(serializers.Serializer):
@@ -66,6 +73,13 @@ def _labeler_view(assignment: Assignment) -> dict:
     task = assignment.task
     project = task.project
     texts = dict(task.completions.values_list("pk", "text"))
+    rejected = (
+        Annotation.objects.filter(
+            task=task, annotator_id=assignment.user_id, status=AnnotationStatus.REJECTED
+        )
+        .values("payload", "flags", "ratings", "none_acceptable")
+        .first()
+    )
     review = (
         Review.objects.filter(
             annotation__task=task,
@@ -92,6 +106,11 @@ def _labeler_view(assignment: Assignment) -> dict:
             "allow_ties": project.allow_ties,
             "answer_rating_max": project.answer_rating_max,
             "review_comment": review,
+            "rejected_answer": rework_answer(
+                kind=task.kind, display_order=assignment.display_order, **rejected
+            )
+            if rejected is not None
+            else None,
         },
     }
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
 from django.db.models import QuerySet
 from django.http import Http404
 
-from labeling.models import Annotation, Draft, Project, Role, Task
+from labeling.models import Annotation, Draft, Project, Role, Task, TaskKind
 from labeling.selectors.access import User, project_get_for_user, role_for_user
 
 ERROR_TASK_NOT_FOUND = "No such task, or you are not a member of its project."
@@ -68,3 +72,79 @@ def draft_get(*, task: Task, user_id: int) -> dict | None:
     if row is None:
         return None
     return {"state": row["state"], "saved_at": row["saved_at"].isoformat()}
+
+
+def rework_answer(
+    *,
+    kind: str,
+    payload: Mapping[str, Any],
+    flags: Mapping[str, list[str]] | None,
+    ratings: Mapping[str, int] | None,
+    none_acceptable: bool,
+    display_order: Sequence[int],
+) -> dict[str, Any]:
+    """A rejected annotation as the submit would take it again, for the labeler who reworks
+    it: pairwise "a"/"b" refer to `display_order`, the order of the new lease (it is shuffled
+    anew at every claim)."""
+    answer: dict[str, Any] = {"flags": dict(flags or {}), "ratings": dict(ratings or {})}
+    if kind == TaskKind.DEMONSTRATION:
+        answer["text"] = payload.get("text", "")
+        answer["draft_completion"] = payload.get("draft_completion")
+    elif kind == TaskKind.RANKING:
+        answer["ranking"] = [list(tier) for tier in payload.get("ranking", [])]
+        answer["none_acceptable"] = bool(none_acceptable)
+    elif kind == TaskKind.PAIRWISE:
+        winner, shown = payload.get("winner"), list(display_order)
+        if winner is None or winner not in shown:
+            answer["choice"] = payload.get("shown_choice") or payload.get("choice")
+        else:
+            answer["choice"] = "a" if shown.index(winner) == 0 else "b"
+        if payload.get("strength") is not None:
+            answer["strength"] = payload["strength"]
+    else:
+        answer["scores"] = {k: dict(v) for k, v in (payload.get("scores") or {}).items()}
+    if payload.get("rationale"):
+        answer["rationale"] = payload["rationale"]
+    return answer
+
+
+def _page_state(kind: str, answer: Mapping[str, Any]) -> dict[str, Any]:
+    """`answer` in the shape the kind's snapshot() in static/js/labeling/kinds.js produces."""
+    if kind == TaskKind.DEMONSTRATION:
+        return {"text": answer["text"]}
+    if kind == TaskKind.RANKING:
+        placed = {
+            str(member): rank
+            for rank, tier in enumerate(answer["ranking"], start=1)
+            for member in tier
+        }
+        return {
+            "placed": placed,
+            "flags": answer["flags"],
+            "ratings": answer["ratings"],
+            "none": answer["none_acceptable"],
+        }
+    if kind == TaskKind.PAIRWISE:
+        strength = answer.get("strength")
+        return {
+            "choice": answer.get("choice"),
+            "strength": str(strength) if strength else None,
+            "flags": answer["flags"],
+        }
+    return {
+        "checked": [
+            f"score-{answer_id}-{criterion}={score}"
+            for answer_id, per_criterion in answer["scores"].items()
+            for criterion, score in per_criterion.items()
+        ]
+    }
+
+
+def rework_draft(*, kind: str, answer: Mapping[str, Any], saved_at: datetime) -> dict:
+    """A rework answer (see `rework_answer`) as a server draft the task page restores, in
+    draft_get's shape plus `"source": "rejected"`. Its `at` is 0, so any copy the labeler
+    made since in this browser wins."""
+    state: dict[str, Any] = {"kind": _page_state(kind, answer), "spent": 0, "at": 0}
+    if answer.get("rationale"):
+        state["rationale"] = answer["rationale"]
+    return {"state": state, "saved_at": saved_at.isoformat(), "source": "rejected"}

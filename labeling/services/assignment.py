@@ -302,6 +302,25 @@ def _turn_in(task: Task, user: AbstractBaseUser, *, submitted: bool, now: dateti
     return assignment
 
 
+def _turn_in_accepted(task: Task, user: AbstractBaseUser, *, now: datetime) -> bool:
+    """A reviewer accepted the user's earlier answer while they were reworking it: close the
+    rework lease (the accepted answer already holds its slot, so only the lease's own slot is
+    given back) and drop the draft. Returns whether there was such a lease."""
+    assignment = _latest_assignment(task, user)
+    if assignment is None or assignment.status not in (
+        AssignmentStatus.ACTIVE,
+        AssignmentStatus.EXPIRED,
+    ):
+        return False
+    if assignment.status == AssignmentStatus.ACTIVE:
+        _counters_move(task.pk, active=-1)
+    assignment.status = AssignmentStatus.SUBMITTED
+    assignment.finished_at = now
+    assignment.save(update_fields=["status", "finished_at"])
+    draft_clear(task=task, user=user)
+    return True
+
+
 def annotation_submit(
     *,
     task: Task,
@@ -310,7 +329,11 @@ def annotation_submit(
     now: datetime | None = None,
 ) -> Annotation:
     """Save the user's answer to a task they claimed. A second submit returns the first
-    annotation unchanged; an invalid answer raises PayloadError and changes nothing."""
+    annotation unchanged; an invalid answer raises PayloadError and changes nothing.
+
+    When a reviewer accepted the user's earlier answer while they were reworking it, the
+    accepted annotation is returned unchanged, the rework lease is closed, and the returned
+    annotation has `accepted_meanwhile` set (the new answer was not needed)."""
     now = now or timezone.now()
     ids = _answers(task.pk)
     # Only a demonstration reads answer texts (to keep the draft it edits).
@@ -337,10 +360,10 @@ def annotation_submit(
     )
     with transaction.atomic():
         existing = Annotation.objects.select_for_update().filter(task=task, annotator=user).first()
-        if existing is not None and existing.status in (
-            AnnotationStatus.SUBMITTED,
-            AnnotationStatus.ACCEPTED,
-        ):
+        if existing is not None and existing.status == AnnotationStatus.ACCEPTED:
+            existing.accepted_meanwhile = _turn_in_accepted(task, user, now=now)
+            return existing
+        if existing is not None and existing.status == AnnotationStatus.SUBMITTED:
             return existing
         if existing is not None and existing.status == AnnotationStatus.SKIPPED:
             raise AssignmentError(ERROR_ALREADY_SKIPPED.format(task=task.pk))

@@ -15,6 +15,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
@@ -34,6 +35,7 @@ from labeling.models import (
 )
 from labeling.selectors import draft_get, project_get_for_user, task_get_for_user
 from labeling.selectors.queue import queue_rows
+from labeling.selectors.work import rework_answer, rework_draft
 from labeling.services import (
     annotation_skip,
     annotation_submit,
@@ -49,7 +51,16 @@ LETTERS = string.ascii_uppercase
 MESSAGE_NO_WORK = "No work left for you in {project} right now. Thank you!"
 MESSAGE_SAVED = "Saved. Here is the next task."
 MESSAGE_SKIPPED = "Skipped. Here is the next task."
+MESSAGE_ACCEPTED_MEANWHILE = (
+    "A reviewer accepted your earlier answer to this task while you were reworking it, so the "
+    "new one was not needed and was not saved. Here is the next task."
+)
 MESSAGE_NOT_YOURS = "You do not hold a claim on this task."
+MESSAGE_LEASE_EXPIRED_OPEN = (
+    "Your claim on this task expired at {expired}. Your work is still here: submit it and it "
+    "is accepted while the task has a free slot; if other labelers have filled it meanwhile, "
+    "you will be told so and can claim the next task."
+)
 
 
 @require_GET
@@ -72,10 +83,17 @@ def _work_context(assignment: Assignment | None, *, project: Project, task: Task
         for i, pk in enumerate(order)
         if pk in texts
     ]
+    # The labeler's own earlier answer to this task, if any: a rejected one comes back as the
+    # starting point of the rework (with the reviewer's comment); any other one means the
+    # latest lease, even expired, has nothing left to answer.
+    earlier = (
+        Annotation.objects.filter(task=task, annotator_id=assignment.user_id)
+        .values("status", "payload", "flags", "ratings", "none_acceptable", "updated_at")
+        .first()
+    )
+    rejected = earlier if earlier and earlier["status"] == AnnotationStatus.REJECTED else None
     comment = None
-    if Annotation.objects.filter(
-        task=task, annotator_id=assignment.user_id, status=AnnotationStatus.REJECTED
-    ).exists():
+    if rejected is not None:
         comment = (
             Review.objects.filter(
                 annotation__task=task, annotation__annotator_id=assignment.user_id
@@ -88,6 +106,26 @@ def _work_context(assignment: Assignment | None, *, project: Project, task: Task
         c["name"]: c.get("description", "") for c in project.rubric or [] if isinstance(c, dict)
     }
     active = assignment.status == AssignmentStatus.ACTIVE
+    # An expired claim may still be submitted while a slot is free (annotation_submit says
+    # why not otherwise), so its page keeps the work area, the draft and the submit button.
+    expired = assignment.status == AssignmentStatus.EXPIRED and (
+        earlier is None or rejected is not None
+    )
+    workable = active or expired
+    server_draft = draft_get(task=task, user_id=assignment.user_id) if workable else None
+    if workable and server_draft is None and rejected is not None:
+        server_draft = rework_draft(
+            kind=task.kind,
+            answer=rework_answer(
+                kind=task.kind,
+                payload=rejected["payload"],
+                flags=rejected["flags"],
+                ratings=rejected["ratings"],
+                none_acceptable=rejected["none_acceptable"],
+                display_order=order,
+            ),
+            saved_at=rejected["updated_at"],
+        )
     messages = list(task.prompt.messages or [])
     last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
     return {
@@ -95,8 +133,16 @@ def _work_context(assignment: Assignment | None, *, project: Project, task: Task
         "task": task,
         "assignment": assignment,
         "active": active,
-        # The page restores the newer of this and the browser's own copy.
-        "server_draft": draft_get(task=task, user_id=assignment.user_id) if active else None,
+        "expired": expired,
+        "lease_notice": MESSAGE_LEASE_EXPIRED_OPEN.format(
+            expired=timezone.localtime(assignment.expires_at).strftime("%H:%M")
+        )
+        if expired
+        else None,
+        "workable": workable,
+        # The page restores the newer of this and the browser's own copy; for rework with no
+        # draft yet, the rejected answer.
+        "server_draft": server_draft,
         "system": task.prompt.system,
         "turns": [dict(m, last_user=(i == last_user)) for i, m in enumerate(messages)],
         "answers": answers,
@@ -185,11 +231,14 @@ def task_submit(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if not form.is_valid():
             raise DomainError(" ".join(form.non_field_errors()) or "Check the answer.")
-        annotation_submit(task=task, user=request.user, data=form.cleaned_data["data"])
+        annotation = annotation_submit(task=task, user=request.user, data=form.cleaned_data["data"])
     except DomainError as error:
         context = _work_context(_lease_for(task, request.user), project=task.project)
         return _error(request, context, "#answer-error", str(error))
-    response = _next(request, task.project, message=MESSAGE_SAVED)
+    accepted = getattr(annotation, "accepted_meanwhile", False)
+    response = _next(
+        request, task.project, message=MESSAGE_ACCEPTED_MEANWHILE if accepted else MESSAGE_SAVED
+    )
     return trigger_client_event(response, "annotationSaved", {"task": task.pk})
 
 

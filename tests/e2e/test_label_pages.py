@@ -6,13 +6,16 @@ Screenshots of every page at 1280x800 and 390x844, light and dark."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from labeling.models import Annotation, AnnotationStatus, Draft, Role
+from labeling.models import Annotation, AnnotationStatus, Assignment, Draft, Role
 from labeling.services import (
     annotation_submit,
     assignment_claim,
+    lease_expire_due,
     membership_set,
     prompt_bulk_create,
     task_bulk_create,
@@ -33,14 +36,17 @@ _made = 0
 
 
 def shoot(page, screenshot_dir, name, *, dark=True):
+    """`name`-1280 and -390 in the light scheme, then (with `dark`) -dark-1280 and -dark-390;
+    the page is left light at 1280 px."""
+    page.emulate_media(color_scheme="light")
     page.screenshot(path=str(screenshot_dir / f"{name}-1280.png"), full_page=True)
-    if dark:
-        page.emulate_media(color_scheme="dark")
-        page.screenshot(path=str(screenshot_dir / f"{name}-dark-1280.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(screenshot_dir / f"{name}-390.png"), full_page=True)
     if dark:
+        page.emulate_media(color_scheme="dark")
         page.screenshot(path=str(screenshot_dir / f"{name}-dark-390.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.screenshot(path=str(screenshot_dir / f"{name}-dark-1280.png"), full_page=True)
         page.emulate_media(color_scheme="light")
     page.set_viewport_size({"width": 1280, "height": 800})
 
@@ -388,3 +394,31 @@ def test_queue_shows_agreement_beside_gold_accuracy(
     assert page.locator("[data-agreement]").inner_text() == "67% of 9 comparisons"
     assert page.get_by_text("Gold accuracy").is_visible()
     shoot(page, screenshot_dir, "label-queue-agreement")
+
+
+def test_reload_after_the_claim_expired_keeps_the_draft_and_submits(
+    page, screenshot_dir, project, labeler
+):
+    task = make_task(project, "demonstration", [])
+    start(page)
+    text = "Written before the claim ran out."
+    page.fill("#answer-text", text)
+    wait_for(lambda: Draft.objects.filter(task=task, user=labeler).exists())
+    Assignment.objects.filter(user=labeler).update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert lease_expire_due() == 1
+    page.reload()
+    page.wait_for_selector("#work[data-task]")
+    assert page.input_value("#answer-text") == text
+    assert (
+        "accepted while the task has a free slot"
+        in page.locator("[data-lease-expired]").inner_text()
+    )
+    assert page.locator("[data-lease-banner]").is_hidden()
+    assert page.get_by_role("button", name="Submit and next").is_enabled()
+    shoot(page, screenshot_dir, "label-expired", dark=False)
+    page.locator("#answer-text").press("End")
+    page.keyboard.type(" Still taken.")
+    page.keyboard.press("Control+Enter")
+    annotation = wait_for(lambda: Annotation.objects.filter(task=task).first())
+    assert annotation.payload["text"] == text + " Still taken."
+    page.wait_for_selector("text=No work left for you")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from labeling.models import Annotation, AnnotationStatus, Role, TaskStatus
-from labeling.services import annotation_submit, assignment_claim, membership_set
+from labeling.services import annotation_submit, assignment_claim, membership_set, review_create
 from tests.conftest import login
-from tests.e2e.test_label_pages import LONG, make_task, shoot, wait_for
+from tests.e2e.test_label_pages import LONG, make_task, shoot, start, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -71,3 +71,27 @@ def test_reviewer_rejects_and_the_task_returns_to_the_pool(
     assert (task.submitted_count, task.status) == (1, TaskStatus.OPEN)
     again = assignment_claim(project=project, user=authors[0])
     assert again.task_id == task.pk  # back to its author first
+
+
+def test_rework_starts_from_the_rejected_demonstration(
+    page, screenshot_dir, project, labeler, reviewer
+):
+    task = make_task(project, "demonstration", [])
+    lease = assignment_claim(project=project, user=labeler)
+    assert lease.task_id == task.pk
+    first = "Lisbon in three days:\n\n- Alfama\n- Belém"
+    annotation = annotation_submit(task=task, user=labeler, data={"text": first})
+    review_create(
+        annotation=annotation, reviewer=reviewer, decision="reject", comment="Add day three."
+    )
+    start(page)
+    assert page.input_value("#answer-text") == first
+    assert "Add day three." in page.locator(".review-note").inner_text()
+    assert page.locator("[data-autosave]").inner_text() == "Your earlier answer, to rework"
+    shoot(page, screenshot_dir, "label-rework", dark=False)
+    page.locator("#answer-text").press("End")
+    page.keyboard.type("\n- Sintra")
+    page.keyboard.press("Control+Enter")
+    wait_for(lambda: Annotation.objects.get(task=task).status == AnnotationStatus.SUBMITTED)
+    assert Annotation.objects.get(task=task).payload["text"] == first + "\n- Sintra"
+    page.wait_for_selector("text=No work left for you")

@@ -60,7 +60,11 @@
     var local = {}, server = null;
     try { local = JSON.parse(localStorage.getItem(key) || "{}") || {}; } catch (e) { local = {}; }
     var serverTag = root.querySelector("#server-draft");
-    try { server = serverTag ? (JSON.parse(serverTag.textContent) || {}).state : null; } catch (e) { server = null; }
+    // A task a reviewer sent back starts from the labeler's rejected answer (source "rejected",
+    // `at` 0, so an edit kept in this browser since wins).
+    var serverDraft = null;
+    try { serverDraft = serverTag ? JSON.parse(serverTag.textContent) || {} : null; } catch (e) { serverDraft = null; }
+    server = serverDraft ? serverDraft.state : null;
     var fromServer = !!(server && server.kind && (!local.kind || (server.at || 0) > (local.at || 0)));
     var stored = fromServer ? server : local;
 
@@ -148,7 +152,7 @@
       lastContent = content({ kind: kind.snapshot(root), rationale: r0 ? r0.value : "" });
       if (server && server.kind && content(server) === lastContent) synced = lastContent;
       if (fromServer) save();  // keep it in this browser too
-      say(fromServer ? "Draft restored from the server" : "Draft restored");
+      say(!fromServer ? "Draft restored" : serverDraft.source === "rejected" ? "Your earlier answer, to rework" : "Draft restored from the server");
     }
     // Untouched work is not sent (closing a task the labeler never changed writes nothing)
     // until something was; after that a change back to the start is a change like any other.
@@ -243,8 +247,9 @@
 
     // Heartbeat: renew the lease while the page is open; say so plainly when it has expired.
     var banner = root.querySelector("[data-lease-banner]");
-    var beat = setInterval(function () {
-      if (!document.body.contains(root)) { clearInterval(beat); clearInterval(clock); return; }
+    // An expired claim (still accepted while a slot is free) has nothing to renew.
+    var beat = root.dataset.heartbeatUrl && setInterval(function () {
+      if (!document.body.contains(root)) { clearInterval(beat); return; }
       fetch(root.dataset.heartbeatUrl, { method: "POST", headers: { "X-CSRFToken": csrf() }, credentials: "same-origin" })
         .then(function (response) {
           if (response.status === 409) return response.text().then(function (message) {
@@ -255,7 +260,10 @@
         })
         .catch(function () { /* offline: the next beat tries again */ });
     }, parseInt(root.dataset.heartbeatMs, 10) || 60000);
-    var clock = setInterval(function () { tick(); }, 1000);
+    var clock = setInterval(function () {
+      if (!document.body.contains(root)) { clearInterval(clock); return; }
+      tick();
+    }, 1000);
     setInterval(function () { if (document.body.contains(root)) save(); }, 15000);
   }
 
