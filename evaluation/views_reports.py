@@ -4,6 +4,7 @@ one item's votes for review, and the buttons that send a run to human raters."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -33,6 +34,15 @@ MAX_DISAGREEMENTS = 200
 GOOD_DECISIVE, WEAK_DECISIVE = 0.80, 0.65
 GOOD_KAPPA, WEAK_KAPPA = 0.60, 0.40
 SMALL_N = 30
+# Groups named after a model or a judging mode: MT-Bench's gpt4_pair / gpt4_single, a run's
+# judge, an imported claude-3-judge.
+JUDGE_GROUP = re.compile(
+    r"judge|llm|^(gpt|claude|llama|gemini|mistral|mixtral|qwen|palm|deepseek|command)"
+    r"|[_-](pair|single)$",
+    re.IGNORECASE,
+)
+# Which group of people a judge is compared with first when there are several.
+PEOPLE_FIRST = ("human", "expert", "author")
 LABEL_WORDS = {"model_a": "first model", "model_b": "second model", "tie": "tie"}
 
 EXPLAIN = {
@@ -111,9 +121,11 @@ def _signed(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:+.1f} points"
 
 
-def _trust(result: dict) -> tuple[str, list[str], str]:
-    """A verdict in plain words, the reasons, and its tone."""
+def _trust(result: dict, *, judge: bool = True) -> tuple[str, list[str], str]:
+    """A verdict in plain words, the reasons, and its tone. Without a judge group (`judge`
+    False) the verdict is about two groups of people agreeing, and names no judge."""
     reasons: list[str] = []
+    a, b = result["group_a"], result["group_b"]
     decisive = result["without_ties"]["agreement"]
     kappa = result["cohen_kappa"]
     difference = result.get("difference") or {}
@@ -126,7 +138,7 @@ def _trust(result: dict) -> tuple[str, list[str], str]:
         )
     if gap[1] is not None and gap[1] < 0:
         reasons.append(
-            f"The judge agrees with {result['group_b']} less often than {result['group_b']} "
+            f"{'The judge' if judge else a} agrees with {b} less often than {b} "
             "agree with each other, and the interval of the difference lies below zero."
         )
     for name, block in (result.get("per_category") or {}).items():
@@ -136,34 +148,50 @@ def _trust(result: dict) -> tuple[str, list[str], str]:
         if value < WEAK_DECISIVE:
             reasons.append(
                 f"In {name} the groups pick the same winner only {_pct(value, 0)} of the time "
-                f"(n={block['without_ties']['n']}): do not rely on the judge there."
+                f"(n={block['without_ties']['n']}): "
+                + (
+                    "do not rely on the judge there."
+                    if judge
+                    else "people are split there, so no judge can be checked against them."
+                )
             )
         elif value < GOOD_DECISIVE:
             reasons.append(
                 f"In {name} they pick the same winner {_pct(value, 0)} of the time "
-                f"(n={block['without_ties']['n']}), less than elsewhere: check the judge's "
-                "verdicts there by hand."
+                f"(n={block['without_ties']['n']}), less than elsewhere: "
+                + (
+                    "check the judge's verdicts there by hand."
+                    if judge
+                    else "people find those questions harder to call."
+                )
             )
     good = (decisive or 0) >= GOOD_DECISIVE and (kappa or 0) >= WEAK_KAPPA
     if good and n >= SMALL_N and not (gap[1] is not None and gap[1] < 0):
         verdict = (
-            f"When both choose a winner, {result['group_a']} and {result['group_b']} pick the "
-            f"same one {_pct(decisive, 0)} of the time. The judge can stand in for people on "
-            "these kinds of questions"
+            f"When both choose a winner, {a} and {b} pick the same one {_pct(decisive, 0)} of "
+            "the time. "
+            + (
+                "The judge can stand in for people on these kinds of questions"
+                if judge
+                else "These two groups of people agree well on these kinds of questions"
+            )
             + ("; spot-check the cases listed below." if reasons else ".")
         )
         return verdict, reasons, "ok"
     if (decisive or 0) >= WEAK_DECISIVE:
-        verdict = (
-            f"{result['group_a']} and {result['group_b']} agree on the winner "
-            f"{_pct(decisive, 0)} of the time when both choose one: useful for ranking models, "
-            "not for deciding single cases without a person looking."
+        verdict = f"{a} and {b} agree on the winner {_pct(decisive, 0)} of the time when both " + (
+            "choose one: useful for ranking models, not for deciding single cases without a "
+            "person looking."
+            if judge
+            else "choose one: people disagree on a good share of these questions, and no rater "
+            "can be held to agree with them more often than that."
         )
         return verdict, reasons, "warn"
-    verdict = (
-        f"{result['group_a']} and {result['group_b']} agree on the winner only "
-        f"{_pct(decisive, 0)} of the time when both choose one: do not use the judge "
-        "without people checking its verdicts."
+    verdict = f"{a} and {b} agree on the winner only {_pct(decisive, 0)} of the time when " + (
+        "both choose one: do not use the judge without people checking its verdicts."
+        if judge
+        else "both choose one: these questions are hard to call even for people; look at the "
+        "disagreements before trusting any single verdict."
     )
     return verdict, reasons, "bad"
 
@@ -171,8 +199,11 @@ def _trust(result: dict) -> tuple[str, list[str], str]:
 def present(result: dict, *, item_url) -> dict[str, Any]:
     """What the report template shows, formatted here so the template only lays it out."""
     out: dict[str, Any] = {"kind": result["kind"], "groups": [result["group_a"], result["group_b"]]}
+    # Two groups of people (expert vs author) is a comparison of people, not a judge's test.
+    judge = looks_like_judge(result["group_a"]) or looks_like_judge(result["group_b"])
+    out["judge"] = judge
     if result["kind"] == "pairwise":
-        verdict, reasons, tone = _trust(result)
+        verdict, reasons, tone = _trust(result, judge=judge)
         out["trust"] = {"verdict": verdict, "reasons": reasons, "tone": tone}
         difference = result.get("difference")
         out["headline"] = [
@@ -218,7 +249,10 @@ def present(result: dict, *, item_url) -> dict[str, Any]:
             ref = difference["reference"]
             out["headline"].append(
                 {
-                    "label": "Judge minus people-people",
+                    "label": "Judge minus people-people"
+                    if judge
+                    else f"{result['group_a']}-{result['group_b']} minus within "
+                    f"{difference['reference_group']}",
                     "value": _signed(difference["without_ties"]["value"]),
                     "detail": (
                         f"{difference['reference_group']} agree with each other "
@@ -351,12 +385,26 @@ def _query(request: HttpRequest, groups: list[str], defaults: tuple[str, str]) -
     }
 
 
+def looks_like_judge(group: str) -> bool:
+    """A group of LLM verdicts: a run's `judge`, or one named after a model (`gpt4_pair`,
+    `gpt4_single`, `claude-judge`); everything else is taken for people."""
+    return group == RaterGroup.JUDGE or bool(JUDGE_GROUP.search(group))
+
+
 def _defaults(groups: list[str]) -> tuple[str, str]:
-    if RaterGroup.JUDGE in groups and RaterGroup.HUMAN in groups:
-        return RaterGroup.JUDGE, RaterGroup.HUMAN
-    if len(groups) >= 2:
-        return groups[0], groups[1]
-    return (groups[0], groups[0]) if groups else ("", "")
+    """The pair a report opens on: an LLM judge group as a and a group of people as b (human
+    first, then experts, then authors); two groups of people when there is no judge."""
+    judges = sorted((g for g in groups if looks_like_judge(g)), key=lambda g: g != "judge")
+    people = sorted(
+        (g for g in groups if not looks_like_judge(g)),
+        key=lambda g: (PEOPLE_FIRST.index(g) if g in PEOPLE_FIRST else len(PEOPLE_FIRST), g),
+    )
+    if judges and people:
+        return judges[0], people[0]
+    ordered = judges or people
+    if len(ordered) >= 2:
+        return ordered[0], ordered[1]
+    return (ordered[0], ordered[0]) if ordered else ("", "")
 
 
 def _report_page(request, *, source: dict, title: str, back: str, item_route: str, extra: dict):
@@ -366,6 +414,7 @@ def _report_page(request, *, source: dict, title: str, back: str, item_route: st
         "title": title,
         "back": back,
         "groups": groups,
+        "judge_groups": [g for g in groups if looks_like_judge(g)],
         "query": query,
         **extra,
     }

@@ -3,8 +3,12 @@ figures; loading again adds nothing."""
 
 import io
 
+from django.urls import reverse
+
 from evaluation.demo_agreement import SET_NAME, load_demo
 from evaluation.models import AgreementReport, ImportedJudgment, JudgmentSet
+from evaluation.views_reports import _defaults, looks_like_judge
+from tests.conftest import PASSWORD
 
 
 def test_load_demo_imports_the_real_judgments_once_with_the_published_figures(project, owner):
@@ -21,3 +25,56 @@ def test_load_demo_imports_the_real_judgments_once_with_the_published_figures(pr
     )
     assert "expert vs expert, turn 1: 63.0% with ties (454/721), 81.0% without (388/479)" in text
     assert text.count("with 5755 votes") == 1
+
+
+def _login(client, user):
+    assert client.login(username=user.username, password=PASSWORD)
+
+
+def test_demo_report_opens_on_the_judge_against_the_experts(client, project, owner):
+    load_demo(project=project, users={"researcher": owner}, stdout=io.StringIO())
+    judgment_set = JudgmentSet.objects.get(name=SET_NAME)
+    assert sorted(judgment_set.groups) == ["author", "expert", "gpt4_pair"]
+    _login(client, owner)
+    response = client.get(reverse("evaluation:set_report", args=[judgment_set.pk]))
+    assert response.status_code == 200
+    # Not the alphabetical author vs expert: GPT-4's verdicts against the experts'.
+    assert (response.context["query"]["a"], response.context["query"]["b"]) == (
+        "gpt4_pair",
+        "expert",
+    )
+    assert response.context["report"]["judge"] is True
+    html = response.content.decode()
+    assert "Can the judge be trusted?" in html
+    assert "compares two human groups" not in html
+
+
+def test_two_groups_of_people_are_not_called_a_judge(client, project, owner):
+    load_demo(project=project, users={"researcher": owner}, stdout=io.StringIO())
+    judgment_set = JudgmentSet.objects.get(name=SET_NAME)
+    _login(client, owner)
+    url = reverse("evaluation:set_report", args=[judgment_set.pk])
+    response = client.get(url, {"a": "expert", "b": "author", "turn": "1"})
+    html = response.content.decode()
+    assert response.context["report"]["judge"] is False
+    assert "Can the judge be trusted?" not in html
+    assert "How well do these two groups of people agree?" in html
+    assert "this compares two human groups" in html
+    assert "Choose gpt4_pair as group a" in html
+    assert "judge" not in response.context["report"]["trust"]["verdict"]
+
+
+def test_default_pairs_put_a_judge_first_and_people_second():
+    assert _defaults(["author", "expert", "gpt4_pair"]) == ("gpt4_pair", "expert")
+    assert _defaults(["author", "expert", "gpt4_pair", "gpt4_single"]) == ("gpt4_pair", "expert")
+    assert _defaults(["human", "judge"]) == ("judge", "human")
+    assert _defaults(["author", "claude-3_pair", "human"]) == ("claude-3_pair", "human")
+    # No judge at all: two groups of people, experts before authors.
+    assert _defaults(["author", "expert"]) == ("expert", "author")
+    assert _defaults(["judge"]) == ("judge", "judge")
+    assert _defaults([]) == ("", "")
+    assert [
+        g
+        for g in ("gpt4_pair", "gpt4_single", "judge", "expert", "author", "human")
+        if looks_like_judge(g)
+    ] == ["gpt4_pair", "gpt4_single", "judge"]

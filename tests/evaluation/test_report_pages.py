@@ -103,6 +103,9 @@ def test_unknown_group_is_an_error_on_the_page_not_a_crash(client, owner, small_
 def test_run_report_sends_items_to_raters_and_collects(client, owner, finished_run, project):
     login(client, owner)
     url = reverse("evaluation:run_report", args=[finished_run.pk])
+    # The run's own page links to its report.
+    run_page = client.get(reverse("evaluation:run", args=[finished_run.pk])).content.decode()
+    assert f'href="{url}"' in run_page
     page = client.get(url)
     assert page.status_code == 200
     # Only the judge has voted: the page says so and offers to send the items to raters.
