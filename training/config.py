@@ -287,7 +287,7 @@ def config_resolve(
     hyperparameters: dict[str, Any],
 ) -> dict[str, Any]:
     """The full config a job will run with, or a ConfigError naming the field that is wrong."""
-    from .rl_config import SNAPSHOT_KIND, rl_resolve
+    from .rl_config import SNAPSHOT_KIND, rl_method_check, rl_resolve
 
     if kind not in SNAPSHOT_KIND:
         raise ConfigError(ERROR_KIND_NOT_YET.format(kind=JobKind(kind).label), field="kind")
@@ -315,6 +315,7 @@ def config_resolve(
             ERROR_ENSEMBLE_KIND.format(kind=JobKind(kind).label), field="ensemble_size"
         )
     rl = rl_resolve(kind=kind, hyperparameters=hyperparameters, project=snapshot.project)
+    rl_method_check(kind=kind, method=peft["method"], base_model=base_model, rl=rl)
     return {
         "kind": kind,
         "base_model": base_model,

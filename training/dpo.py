@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .models import JobStatus, TrainingJob
+from .models import TrainingJob
 from .trl_args import last_complete_checkpoint, trl_common_args
 
 
@@ -55,12 +55,15 @@ def train_dpo(job: TrainingJob, *, callbacks: list | None = None) -> str:
         build_logging_callback_class,
         build_lora_config,
         check_lora,
+        is_main_process,
+        run_cancelled,
         trainable_counts,
     )
-    from .services import job_finish, job_record
+    from .services import job_record
     from .sft import detect_hardware, load_model, peak_memory_bytes, snapshot_load
 
     hardware = detect_hardware()
+    main = is_main_process()  # rank 0 writes the job's rows under `accelerate launch`
     peft = job.config["peft"]
     check_lora(peft, "DPO")
     tokenizer = AutoTokenizer.from_pretrained(job.base_model)
@@ -80,7 +83,10 @@ def train_dpo(job: TrainingJob, *, callbacks: list | None = None) -> str:
     }
     args = build_dpo_config(job, hardware=hardware, has_eval=has_eval)
     resolved = {**job.config, "hardware": hardware, "reference": "policy with adapter disabled"}
-    job_record(job_id=job.pk, data_report={"before": counts}, config=resolved, hardware=hardware)
+    if main:
+        job_record(
+            job_id=job.pk, data_report={"before": counts}, config=resolved, hardware=hardware
+        )
 
     model = load_model(job.base_model, peft, hardware)
     trainer = DPOTrainer(
@@ -96,12 +102,18 @@ def train_dpo(job: TrainingJob, *, callbacks: list | None = None) -> str:
     for extra in callbacks or []:
         trainer.add_callback(extra)
     trainable, total = trainable_counts(trainer.model)
-    job_record(job_id=job.pk, trainable_params=trainable, total_params=total)
+    if main:
+        job_record(job_id=job.pk, trainable_params=trainable, total_params=total)
     checkpoint_dir = Path(args.output_dir)
     resume = last_complete_checkpoint(checkpoint_dir)
     trainer.train(resume_from_checkpoint=resume)
-    job_record(job_id=job.pk, peak_memory_bytes=peak_memory_bytes(hardware))
+    if main:
+        job_record(job_id=job.pk, peak_memory_bytes=peak_memory_bytes(hardware))
     if callback.cancelled:
-        job_finish(job_id=job.pk, status=JobStatus.CANCELLED)
-        return JobStatus.CANCELLED
-    return adapter_finish(job=job, trainer=trainer, tokenizer=tokenizer, resolved=resolved)
+        return run_cancelled(job=job)
+    return adapter_finish(
+        job=job,
+        trainer=trainer,
+        tokenizer=tokenizer,
+        resolved=resolved,
+    )

@@ -18,7 +18,6 @@ pure tensor helpers, which take tensors and import nothing at module level eithe
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -197,6 +196,7 @@ class PPOTrainer:
         tokenizer,
         prompts: list[list[dict]],
         on_step=None,
+        main_process: bool = True,
     ):
         import torch
 
@@ -209,6 +209,8 @@ class PPOTrainer:
         self.tokenizer = tokenizer
         self.prompts = prompts
         self.on_step = on_step
+        # Under `accelerate launch` every process runs the loop; one writes the checkpoints.
+        self.main_process = main_process
         self.device = next(policy.parameters()).device
         self.optimizer = torch.optim.AdamW(
             [
@@ -430,6 +432,8 @@ class PPOTrainer:
     def save(self, folder: Path) -> None:
         import torch
 
+        if not self.main_process:
+            return
         folder.mkdir(parents=True, exist_ok=True)
         self.policy.save_pretrained(str(folder / "policy"))
         self.value_model.save_pretrained(str(folder / "value"))
@@ -507,44 +511,49 @@ def build_ppo_config(job: TrainingJob) -> PPOConfig:
     )
 
 
-def load_ppo_models(*, policy_adapter, reward_adapter, hardware: dict):
+def ppo_device(hardware: dict) -> str:
+    """This process's device: the GPU of its LOCAL_RANK under `accelerate launch`."""
+    import os
+
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if hardware["cuda"] else "cpu"
+
+
+def load_ppo_models(*, policy_adapter, reward_adapter, hardware: dict, peft: dict | None = None):
     """Policy (SFT adapter, trainable), value model (reward adapter's weights, trainable
-    copy) and the frozen reward model."""
-    import torch
+    copy) and the frozen reward model. The three share the policy's base (config_resolve
+    refuses a reward adapter on another base), so the value and reward models read the
+    policy's token ids. A QLoRA job on a GPU loads the three bases in 4-bit through the SFT
+    and reward loaders (`peft` is the job's resolved PEFT config); on the CPU they stay in
+    full precision."""
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    from .reward import load_reward_model
+    from .reward import load_reward_model, load_seq_cls_model
+    from .rl_common import is_4bit, load_policy, quantize_on
 
-    dtype = torch.bfloat16 if hardware["bf16"] else torch.float32
-    device = "cuda" if hardware["cuda"] else "cpu"
-    base = AutoModelForCausalLM.from_pretrained(policy_adapter.base_model, dtype=dtype)
-    policy = PeftModel.from_pretrained(base, policy_adapter.path, is_trainable=True).to(device)
-    value_base = AutoModelForSequenceClassification.from_pretrained(
-        reward_adapter.base_model, num_labels=1, dtype=dtype
-    )
-    value_base.config.pad_token_id = base.config.pad_token_id
-    value = PeftModel.from_pretrained(value_base, reward_adapter.path, is_trainable=True).to(device)
-    reward = load_reward_model(reward_adapter.path, reward_adapter.base_model, dtype=dtype)
-    return policy, value, reward.to(device)
+    device = ppo_device(hardware)
+    settings = quantize_on(peft or {"method": "lora"}, hardware)
+    policy = load_policy(policy_adapter=policy_adapter, peft=settings, hardware=hardware)
+    value_base = load_seq_cls_model(reward_adapter.base_model, settings, hardware)
+    value_base.config.pad_token_id = policy.get_base_model().config.pad_token_id
+    value = PeftModel.from_pretrained(value_base, reward_adapter.path, is_trainable=True)
+    reward_base = load_seq_cls_model(reward_adapter.base_model, settings, hardware)
+    reward = load_reward_model(reward_adapter.path, reward_adapter.base_model, base=reward_base)
+    # A 4-bit model is placed by its device_map and cannot be moved.
+    policy, value, reward = (m if is_4bit(m) else m.to(device) for m in (policy, value, reward))
+    return policy, value, reward
 
 
 def train_ppo(job: TrainingJob, *, callbacks: list | None = None) -> str:
     from transformers import AutoTokenizer
 
-    from .models import Adapter, JobStatus
-    from .services import (
-        adapter_create,
-        job_finish,
-        job_progress,
-        job_record,
-        metric_points_record_steps,
-    )
-    from .services.adapters import folder_size
+    from .models import Adapter, TrainingJob
+    from .rl_common import is_4bit, is_main_process, policy_method, run_cancelled, save_adapter
+    from .services import job_progress, job_record, metric_points_record_steps
     from .sft import detect_hardware, peak_memory_bytes, snapshot_load
     from .trl_args import last_complete_checkpoint
 
     hardware = detect_hardware()
+    main = is_main_process()
     rl = job.config["rl"]
     policy_adapter = Adapter.objects.get(pk=rl["policy_adapter"])
     reward_adapter = Adapter.objects.get(pk=rl["reward_adapter"])
@@ -553,23 +562,36 @@ def train_ppo(job: TrainingJob, *, callbacks: list | None = None) -> str:
     splits = snapshot_load(job.snapshot.path)
     prompts = [list(p) for p in splits["train"]["prompt"]]
     policy, value, reward = load_ppo_models(
-        policy_adapter=policy_adapter, reward_adapter=reward_adapter, hardware=hardware
-    )
-    trainable, total = policy.get_nb_trainable_parameters()
-    resolved = {**job.config, "hardware": hardware, "ppo": asdict(config)}
-    job_record(
-        job_id=job.pk,
-        config=resolved,
+        policy_adapter=policy_adapter,
+        reward_adapter=reward_adapter,
         hardware=hardware,
-        trainable_params=trainable,
-        total_params=total,
-        data_report={"prompts": {"train": len(prompts)}},
+        peft=job.config["peft"],
     )
+    quantized = is_4bit(policy)
+    trainable, total = policy.get_nb_trainable_parameters()
+    resolved = {
+        **job.config,
+        "hardware": hardware,
+        "ppo": asdict(config),
+        "quantization": "nf4 4-bit" if quantized else "none",
+    }
+    if main:
+        job_record(
+            job_id=job.pk,
+            config=resolved,
+            hardware=hardware,
+            trainable_params=trainable,
+            total_params=total,
+            data_report={"prompts": {"train": len(prompts)}},
+        )
     samples_all: list[dict] = []
     started = time.monotonic()
     state = {"start": 0}
 
     def on_step(step: int, metrics: dict, samples: list[dict]) -> bool:
+        if not main:  # the main process writes the rows; the others only heed a cancel
+            flag = TrainingJob.objects.filter(pk=job.pk).values_list("cancel_requested", flat=True)
+            return bool(flag.first())
         metrics = {**metrics, **{f"time/{k}": v for k, v in trainer.timings.items()}}
         metric_points_record_steps(job_id=job.pk, steps=[(step, metrics)])
         if samples:
@@ -594,26 +616,26 @@ def train_ppo(job: TrainingJob, *, callbacks: list | None = None) -> str:
         tokenizer=tokenizer,
         prompts=prompts,
         on_step=on_step,
+        main_process=main,
     )
     checkpoint = last_complete_checkpoint(config.output_dir, marker="state.pt")
     if checkpoint:
         trainer.load(Path(checkpoint))
         state["start"] = trainer.step_count
-        job_record(job_id=job.pk, resumed_from_step=trainer.step_count)
-    job_record(job_id=job.pk, total_steps=config.total_steps)
+        if main:
+            job_record(job_id=job.pk, resumed_from_step=trainer.step_count)
+    if main:
+        job_record(job_id=job.pk, total_steps=config.total_steps)
     finished = trainer.train()
-    job_record(job_id=job.pk, peak_memory_bytes=peak_memory_bytes(hardware))
+    if main:
+        job_record(job_id=job.pk, peak_memory_bytes=peak_memory_bytes(hardware))
     if not finished:
-        job_finish(job_id=job.pk, status=JobStatus.CANCELLED)
-        return JobStatus.CANCELLED
-    adapter_dir = Path(job.output_dir) / "adapter"
-    policy.save_pretrained(str(adapter_dir))
-    tokenizer.save_pretrained(str(adapter_dir))
-    (adapter_dir / "flywheel.json").write_text(
-        json.dumps({"job": job.pk, "config": resolved}, indent=2, default=str)
+        return run_cancelled(job=job)
+    return save_adapter(
+        job=job,
+        save=lambda folder: policy.save_pretrained(str(folder)),
+        tokenizer=tokenizer,
+        resolved=resolved,
+        method=policy_method(policy_adapter, quantized=quantized),
+        base_model=policy_adapter.base_model,
     )
-    job.refresh_from_db()
-    adapter_create(job=job, path=adapter_dir)
-    job_record(job_id=job.pk, adapter_size_bytes=folder_size(adapter_dir))
-    job_finish(job_id=job.pk, status=JobStatus.SUCCEEDED)
-    return JobStatus.SUCCEEDED

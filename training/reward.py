@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .models import JobStatus, PeftMethod, TrainingJob
+from .models import PeftMethod, TrainingJob
 from .trl_args import last_complete_checkpoint, trl_common_args
 
 HEAD_NAMES = ("score", "classifier")
@@ -75,14 +75,18 @@ def tokenize_pairs(rows, *, tokenizer, max_length: int, long_pairs: str):
     return Dataset.from_list(out) if out else None, dict(report)
 
 
-def load_reward_model(path: str, base_model: str, *, dtype=None):
-    """A trained reward adapter on its base, frozen, for scoring."""
+def load_reward_model(path: str, base_model: str, *, dtype=None, base=None):
+    """A trained reward adapter on its base, frozen, for scoring. `base` is the base already
+    loaded (PPO loads it through `load_seq_cls_model`, in 4-bit for a QLoRA job on a GPU)."""
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
-    kwargs = {"dtype": dtype} if dtype is not None else {}
-    base = AutoModelForSequenceClassification.from_pretrained(base_model, num_labels=1, **kwargs)
+    if base is None:
+        kwargs = {"dtype": dtype} if dtype is not None else {}
+        base = AutoModelForSequenceClassification.from_pretrained(
+            base_model, num_labels=1, **kwargs
+        )
     base.config.pad_token_id = tokenizer.pad_token_id
     model = PeftModel.from_pretrained(base, path)
     model.eval()
@@ -180,12 +184,15 @@ def train_reward(job: TrainingJob, *, callbacks: list | None = None) -> str:
         build_logging_callback_class,
         build_lora_config,
         check_lora,
+        is_main_process,
+        run_cancelled,
         trainable_counts,
     )
-    from .services import job_finish, job_record, metric_points_record_steps
+    from .services import job_record, metric_points_record_steps
     from .sft import detect_hardware, peak_memory_bytes, snapshot_load
 
     hardware = detect_hardware()
+    main = is_main_process()  # rank 0 writes the job's rows under `accelerate launch`
     peft = job.config["peft"]
     check_lora(peft, "Reward")
     tr, rl = job.config["training"], job.config["rl"]
@@ -203,7 +210,10 @@ def train_reward(job: TrainingJob, *, callbacks: list | None = None) -> str:
     has_eval = encoded.get("validation") is not None
     args = build_reward_config(job, hardware=hardware, has_eval=has_eval)
     resolved = {**job.config, "hardware": hardware, "long_pairs": rl["long_pairs"]}
-    job_record(job_id=job.pk, data_report={"before": report}, config=resolved, hardware=hardware)
+    if main:
+        job_record(
+            job_id=job.pk, data_report={"before": report}, config=resolved, hardware=hardware
+        )
 
     model = load_seq_cls_model(job.base_model, peft, hardware)
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -223,7 +233,8 @@ def train_reward(job: TrainingJob, *, callbacks: list | None = None) -> str:
         trainer.add_callback(extra)
     trainable, total = trainable_counts(trainer.model)
     resolved["quantization"] = "nf4 4-bit" if getattr(model, "is_loaded_in_4bit", False) else "none"
-    job_record(job_id=job.pk, config=resolved, trainable_params=trainable, total_params=total)
+    if main:
+        job_record(job_id=job.pk, config=resolved, trainable_params=trainable, total_params=total)
     checkpoint_dir = Path(args.output_dir)
     resume = last_complete_checkpoint(checkpoint_dir)
     trainer.train(resume_from_checkpoint=resume)
@@ -241,13 +252,19 @@ def train_reward(job: TrainingJob, *, callbacks: list | None = None) -> str:
         for task_type, m in evaluation["per_task_type"].items():
             values[f"eval/pairwise_accuracy/{task_type}"] = m["accuracy"]
             values[f"eval/mean_margin/{task_type}"] = m["margin"]
-        metric_points_record_steps(job_id=job.pk, steps=[(step, values)])
-    job_record(
-        job_id=job.pk,
-        data_report={"before": report, "reward_eval": evaluation},
-        peak_memory_bytes=peak_memory_bytes(hardware),
-    )
+        if main:  # written once, not once per process
+            metric_points_record_steps(job_id=job.pk, steps=[(step, values)])
+    if main:
+        job_record(
+            job_id=job.pk,
+            data_report={"before": report, "reward_eval": evaluation},
+            peak_memory_bytes=peak_memory_bytes(hardware),
+        )
     if callback.cancelled:
-        job_finish(job_id=job.pk, status=JobStatus.CANCELLED)
-        return JobStatus.CANCELLED
-    return adapter_finish(job=job, trainer=trainer, tokenizer=tokenizer, resolved=resolved)
+        return run_cancelled(job=job)
+    return adapter_finish(
+        job=job,
+        trainer=trainer,
+        tokenizer=tokenizer,
+        resolved=resolved,
+    )

@@ -69,19 +69,83 @@ def trainable_counts(model) -> tuple[int, int]:
     return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
-def adapter_finish(*, job: TrainingJob, trainer, tokenizer, resolved: dict) -> str:
-    """Save the trained adapter, register it and mark the job succeeded."""
+def is_main_process() -> bool:
+    """Rank 0 of an `accelerate launch --num_processes N` run (or the only process): the one
+    that writes the job's rows. The same test as the SFT run's."""
+    from .sft import is_main_process as main
+
+    return main()
+
+
+def run_cancelled(*, job: TrainingJob) -> str:
+    """Mark a cancelled run, once (from the main process)."""
+    from .services import job_finish
+
+    if is_main_process():
+        job_finish(job_id=job.pk, status=JobStatus.CANCELLED)
+    return JobStatus.CANCELLED
+
+
+def save_adapter(*, job: TrainingJob, save, tokenizer, resolved: dict, **trained) -> str:
+    """The end of a successful run, done once by the main process: `save(folder)` writes the
+    adapter, then the Adapter row (with the method and base really trained, `trained`), its
+    size, and the job marked succeeded. Other processes return without writing anything."""
     from .services import adapter_create, job_finish, job_record
     from .services.adapters import folder_size
 
+    if not is_main_process():
+        return JobStatus.SUCCEEDED
     adapter_dir = Path(job.output_dir) / "adapter"
-    trainer.save_model(str(adapter_dir))
+    save(adapter_dir)
     tokenizer.save_pretrained(str(adapter_dir))
     (adapter_dir / "flywheel.json").write_text(
         json.dumps({"job": job.pk, "config": resolved}, indent=2, default=str)
     )
     job.refresh_from_db()
-    adapter_create(job=job, path=adapter_dir)
+    adapter_create(job=job, path=adapter_dir, **trained)
     job_record(job_id=job.pk, adapter_size_bytes=folder_size(adapter_dir))
     job_finish(job_id=job.pk, status=JobStatus.SUCCEEDED)
     return JobStatus.SUCCEEDED
+
+
+def adapter_finish(*, job: TrainingJob, trainer, tokenizer, resolved: dict, **trained) -> str:
+    """Save a TRL trainer's adapter, register it and mark the job succeeded (main process)."""
+    return save_adapter(
+        job=job,
+        save=lambda folder: trainer.save_model(str(folder)),
+        tokenizer=tokenizer,
+        resolved=resolved,
+        **trained,
+    )
+
+
+def is_4bit(model) -> bool:
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return bool(getattr(inner, "is_loaded_in_4bit", False))
+
+
+def policy_method(policy_adapter, *, quantized: bool) -> str:
+    """The method a PPO/GRPO/RLOO run really trained its policy adapter with: QLoRA when the
+    base was loaded in 4-bit, else the adapter's own LoRA or DoRA."""
+    if quantized:
+        return PeftMethod.QLORA
+    return PeftMethod.DORA if policy_adapter.method == PeftMethod.DORA else PeftMethod.LORA
+
+
+def quantize_on(peft: dict[str, Any], hardware: dict[str, Any]) -> dict[str, Any]:
+    """The PEFT settings a PPO/GRPO/RLOO base is loaded with: the job's QLoRA settings (4-bit
+    NF4) on a CUDA host; on the CPU the base stays in full precision as before."""
+    if peft["method"] == PeftMethod.QLORA and hardware["cuda"]:
+        return peft
+    return {"method": PeftMethod.LORA}
+
+
+def load_policy(*, policy_adapter, peft: dict[str, Any], hardware: dict[str, Any]):
+    """The SFT policy adapter on its base, trainable: the base through SFT's loader (4-bit
+    for a QLoRA job on a GPU, placed on this process's GPU)."""
+    from peft import PeftModel
+
+    from .sft import load_model
+
+    base = load_model(policy_adapter.base_model, quantize_on(peft, hardware), hardware)
+    return PeftModel.from_pretrained(base, policy_adapter.path, is_trainable=True)

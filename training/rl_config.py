@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import ConfigError
-from .models import JobKind
+from .models import JobKind, PeftMethod
 
 ERROR_ADAPTER_MISSING = "A {kind} job needs the id of {what} adapter in '{field}'."
 ERROR_ADAPTER_NOT_FOUND = "Adapter {pk} does not exist in this project."
@@ -18,6 +18,27 @@ ERROR_ADAPTER_ENSEMBLE = (
 ERROR_NUMBER = "{name} must be a number greater than {minimum}."
 ERROR_LOSS_TYPE = "DPO loss type must be one of: {choices}."
 ERROR_LONG_PAIRS = "Long pairs must be 'drop' (TRL's behaviour) or 'truncate'."
+ERROR_METHOD_KIND = (
+    "{kind} jobs train a LoRA, DoRA or QLoRA adapter, not {method}: choose one of those."
+)
+ERROR_POLICY_METHOD = (
+    "Adapter {pk} is a {actual} adapter; a {kind} job continues training its policy adapter, "
+    "so pick an SFT adapter trained with LoRA, DoRA or QLoRA."
+)
+ERROR_METHOD_POLICY = (
+    "The policy adapter {pk} is {actual} and a {kind} job keeps training it as it is: "
+    "choose {allowed} (QLoRA loads the base in 4-bit on a GPU), not {method}."
+)
+ERROR_BASE_POLICY = (
+    "The policy adapter {pk} was trained on {adapter_base}; a {kind} job trains it on that "
+    "base, so set the base model to {adapter_base}."
+)
+ERROR_REWARD_BASE = (
+    "Reward adapter {pk} was trained on {reward_base} but the policy on {policy_base}: PPO "
+    "scores the policy's tokens with the reward model and its value model, so both need the "
+    "policy's base (and tokenizer). Train a reward model on {policy_base}, or use GRPO/RLOO, "
+    "which re-tokenize the text for the reward model."
+)
 
 # What each kind reads.
 SNAPSHOT_KIND = {
@@ -65,7 +86,7 @@ def _number(values: dict, key: str, *, name: str, minimum: float, cast=float) ->
     return number
 
 
-def _adapter(values: dict, key: str, *, kind: str, what: str, needed: str, project) -> int:
+def _adapter(values: dict, key: str, *, kind: str, what: str, needed: str, project):
     from .models import Adapter
 
     pk = values.get(key)
@@ -85,13 +106,13 @@ def _adapter(values: dict, key: str, *, kind: str, what: str, needed: str, proje
         )
     if ((adapter.job.config or {}).get("peft") or {}).get("ensemble_size", 1) > 1:
         raise ConfigError(ERROR_ADAPTER_ENSEMBLE.format(pk=pk, field=key), field=key)
-    return adapter.pk
+    return adapter
 
 
 ONLINE_KINDS = (JobKind.GRPO, JobKind.RLOO)
 
 
-def _adapters(values: dict, *, kind: str, project) -> dict[str, int]:
+def _adapters(values: dict, *, kind: str, project) -> dict:
     return {
         "policy_adapter": _adapter(
             values, "policy_adapter", kind=kind, what="the SFT policy", needed="sft",
@@ -121,7 +142,8 @@ def rl_resolve(*, kind: str, hyperparameters: dict[str, Any], project) -> dict[s
                 ERROR_LOSS_TYPE.format(choices=", ".join(DPO_LOSS_TYPES)), field="loss_type"
             )
     elif kind in ONLINE_KINDS:
-        values.update(_adapters(values, kind=JobKind(kind).label, project=project))
+        adapters = _adapters(values, kind=JobKind(kind).label, project=project)
+        values.update({k: a.pk for k, a in adapters.items()})
         values["kl_coef"] = _number(values, "kl_coef", name="KL coefficient", minimum=-1e-12)
         values["temperature"] = _number(values, "temperature", name="Temperature", minimum=0)
         for key, name in (
@@ -130,14 +152,8 @@ def rl_resolve(*, kind: str, hyperparameters: dict[str, Any], project) -> dict[s
         ):
             values[key] = _number(values, key, name=name, minimum=0, cast=int)
     elif kind == JobKind.PPO:
-        values["policy_adapter"] = _adapter(
-            values, "policy_adapter", kind="PPO", what="the SFT policy", needed="sft",
-            project=project,
-        )  # fmt: skip
-        values["reward_adapter"] = _adapter(
-            values, "reward_adapter", kind="PPO", what="the reward model", needed="reward",
-            project=project,
-        )  # fmt: skip
+        adapters = _adapters(values, kind="PPO", project=project)
+        values.update({k: a.pk for k, a in adapters.items()})
         values["kl_coef"] = _number(values, "kl_coef", name="KL coefficient", minimum=-1e-12)
         values["temperature"] = _number(values, "temperature", name="Temperature", minimum=0)
         values["missing_eos_penalty"] = _number(
@@ -151,3 +167,65 @@ def rl_resolve(*, kind: str, hyperparameters: dict[str, Any], project) -> dict[s
         ):
             values[key] = _number(values, key, name=name, minimum=0, cast=int)
     return values
+
+
+LORA_METHODS = (PeftMethod.LORA, PeftMethod.DORA, PeftMethod.QLORA)
+POLICY_KINDS = (JobKind.PPO, *ONLINE_KINDS)
+
+
+def _family(method: str) -> tuple[str, ...]:
+    """The job methods that keep training an adapter of `method` as it is: DoRA stays DoRA;
+    a LoRA adapter is the same adapter on a full-precision (LoRA) or 4-bit (QLoRA) base."""
+    return (PeftMethod.DORA,) if method == PeftMethod.DORA else (PeftMethod.LORA, PeftMethod.QLORA)
+
+
+def rl_method_check(*, kind: str, method: str, base_model: str, rl: dict[str, Any]) -> None:
+    """Relate the job's PEFT method and base model to its kind, before anything is queued.
+
+    Reward and DPO jobs train a LoRA-family adapter. PPO, GRPO and RLOO keep training the
+    policy adapter on its own base: the job's base must be that base, its method one the
+    adapter can be trained as, and for PPO the reward adapter shares the base (its tokens)."""
+    from .models import Adapter
+
+    label = JobKind(kind).label
+    if kind in (JobKind.REWARD, JobKind.DPO) and method not in LORA_METHODS:
+        raise ConfigError(
+            ERROR_METHOD_KIND.format(kind=label, method=PeftMethod(method).label),
+            field="peft_method",
+        )
+    if kind not in POLICY_KINDS:
+        return
+    policy = Adapter.objects.get(pk=rl["policy_adapter"])
+    if policy.method not in LORA_METHODS:
+        raise ConfigError(
+            ERROR_POLICY_METHOD.format(
+                pk=policy.pk, actual=policy.get_method_display(), kind=label
+            ),
+            field="policy_adapter",
+        )
+    allowed = _family(policy.method)
+    if method not in allowed:
+        raise ConfigError(
+            ERROR_METHOD_POLICY.format(
+                pk=policy.pk,
+                actual=policy.get_method_display(),
+                kind=label,
+                allowed=" or ".join(PeftMethod(m).label for m in allowed),
+                method=PeftMethod(method).label,
+            ),
+            field="peft_method",
+        )
+    if base_model != policy.base_model:
+        raise ConfigError(
+            ERROR_BASE_POLICY.format(pk=policy.pk, adapter_base=policy.base_model, kind=label),
+            field="base_model",
+        )
+    if kind == JobKind.PPO:
+        reward = Adapter.objects.get(pk=rl["reward_adapter"])
+        if reward.base_model != policy.base_model:
+            raise ConfigError(
+                ERROR_REWARD_BASE.format(
+                    pk=reward.pk, reward_base=reward.base_model, policy_base=policy.base_model
+                ),
+                field="reward_adapter",
+            )

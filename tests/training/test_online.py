@@ -34,4 +34,5 @@ def test_online_trainer_runs_with_the_reward_model(
     series = metric_series(job=job)
     assert len(series["reward"]) == 2
     assert "kl" in series
-    assert Adapter.objects.filter(job=job).exists()
+    adapter = Adapter.objects.get(job=job)
+    assert (adapter.method, adapter.base_model) == ("lora", policy.base_model)

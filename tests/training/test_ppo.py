@@ -68,6 +68,9 @@ def test_ppo_mean_reward_rises_on_a_toy_reward(client, project, owner, tiny_mode
             num_ppo_epochs=4,
             missing_eos_penalty=0,
             kl_coef=0.001,
+            # QLoRA loads the bases in 4-bit only on a GPU: on the CPU the policy adapter is
+            # trained as plain LoRA, and the adapter says so.
+            peft_method="qlora",
         )
     )
     assert job.status == JobStatus.SUCCEEDED
@@ -82,6 +85,8 @@ def test_ppo_mean_reward_rises_on_a_toy_reward(client, project, owner, tiny_mode
     assert job.data_report["samples"] and job.data_report["samples"][0]["step"] == 2
     adapter = Adapter.objects.get(job=job)
     assert adapter.base_model == tiny_model
+    assert adapter.method == "lora"
+    assert job.config["quantization"] == "none"
     assert job.data_report["prompts"] == {"train": 9}
     client.force_login(owner)
     page = client.get(reverse("training:job-detail", args=[job.pk]))

@@ -25,16 +25,26 @@ def folder_size(path: str | Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def adapter_create(*, job: TrainingJob, path: str | Path, name: str = "") -> Adapter:
+def adapter_create(
+    *,
+    job: TrainingJob,
+    path: str | Path,
+    name: str = "",
+    method: str | None = None,
+    base_model: str | None = None,
+) -> Adapter:
     """The result of a job. Owned by the user who launched it, or by the project when no user
-    did, so each researcher keeps their own adapters."""
+    did, so each researcher keeps their own adapters. `method` and `base_model` are what the
+    run really trained (a PPO job keeps training its policy adapter on the policy's base, in
+    4-bit only on a GPU); they default to the job's."""
+    method = PeftMethod(method or job.peft_method)
     return Adapter.objects.create(
         job=job,
-        name=name or f"{job.get_peft_method_display()} · job {job.pk}",
+        name=name or f"{method.label} · job {job.pk}",
         path=str(path),
         size_bytes=folder_size(path),
-        base_model=job.base_model,
-        method=job.peft_method,
+        base_model=base_model or job.base_model,
+        method=method,
         owner_user=job.created_by,
         owner_project=None if job.created_by_id else job.project,
     )
