@@ -1,5 +1,6 @@
-"""Demo data for evaluation: MT-Bench questions with GPT-4 gold references, the answers of
-two real models (gpt-3.5-turbo and vicuna-13b-v1.2), and judged runs.
+"""Demo data for evaluation: MT-Bench questions with GPT-4 gold references, the answers of the
+six real models MT-Bench's human voters compared (so the agreement demo's disagreements show
+both answers), and judged runs of two of them (gpt-3.5-turbo and vicuna-13b-v1.2).
 
 The demo has no real LLM, so the judge is a *scripted demo judge*: a local
 OpenAI-compatible server started only for the load, with a transparent rule — prefer the
@@ -30,6 +31,8 @@ SET_NAME = "MT-Bench (demo)"
 PAIR_JUDGE = "Scripted demo judge: pairwise, prefers more reference words"
 SINGLE_JUDGE = "Scripted demo judge: 1-10, share of reference words"
 MODELS = ("vicuna-13b-v1.2", "gpt-3.5-turbo")
+# 465 of the 480 (question, model) answers of the six models in MT-Bench's human judgments.
+ANSWERS = "model_answers_6models.jsonl"
 _WORD = re.compile(r"[a-z0-9]+")
 _BLOCK = re.compile(r"\[The start of (?:the )?([^\]]+?)\]\n(.*?)\n\[The end of", re.DOTALL)
 _USER_TURN = re.compile(r"### User:\n(.*?)\n\n###", re.DOTALL)
@@ -77,7 +80,7 @@ def load_demo(*, project, users: dict, stdout: TextIO) -> None:
             eval_set_import_questions(eval_set=eval_set, lines=f)
         with (DATA / "reference_answer_gpt-4.jsonl").open() as f:
             eval_set_import_references(eval_set=eval_set, lines=f)
-        with (DATA / "model_answers_2models.jsonl").open() as f:
+        with (DATA / ANSWERS).open() as f:
             candidates_import(eval_set=eval_set, lines=f)
         stdout.write(
             f"evaluation: eval set {SET_NAME!r} with {eval_set.question_count} questions\n"

@@ -5,8 +5,10 @@ import io
 
 from django.urls import reverse
 
+from evaluation import demo as evaluation_demo
 from evaluation.demo_agreement import SET_NAME, load_demo
-from evaluation.models import AgreementReport, ImportedJudgment, JudgmentSet
+from evaluation.models import AgreementReport, CandidateAnswer, ImportedJudgment, JudgmentSet
+from evaluation.reports import agreement_report_build
 from evaluation.views_reports import _defaults, looks_like_judge
 from tests.conftest import PASSWORD
 
@@ -78,3 +80,55 @@ def test_default_pairs_put_a_judge_first_and_people_second():
         for g in ("gpt4_pair", "gpt4_single", "judge", "expert", "author", "human")
         if looks_like_judge(g)
     ] == ["gpt4_pair", "gpt4_single", "judge"]
+
+
+# The answers missing from the shipped six-model file (the source lacks them).
+MISSING_ANSWERS = {
+    ("81", "gpt-4"),
+    ("81", "llama-13b"),
+    ("86", "alpaca-13b"),
+    ("87", "alpaca-13b"),
+    ("98", "alpaca-13b"),
+    ("107", "llama-13b"),
+    ("115", "gpt-4"),
+    ("126", "alpaca-13b"),
+    ("129", "claude-v1"),
+    ("135", "claude-v1"),
+    ("141", "alpaca-13b"),
+    ("144", "llama-13b"),
+    ("144", "vicuna-13b-v1.2"),
+    ("154", "llama-13b"),
+    ("157", "gpt-4"),
+}
+
+
+def test_demo_disagreements_show_both_answers(client, project, owner):
+    users = {"researcher": owner}
+    evaluation_demo.load_demo(project=project, users=users, stdout=io.StringIO())
+    load_demo(project=project, users=users, stdout=io.StringIO())
+    judgment_set = JudgmentSet.objects.get(name=SET_NAME)
+    stored = set(CandidateAnswer.objects.values_list("question__question_id", "model"))
+    assert len(stored) == 465
+    rows = agreement_report_build(
+        judgment_set=judgment_set, group_a="gpt4_pair", group_b="expert", turn=1
+    ).result["disagreements"]
+    without = [
+        r
+        for r in rows
+        if not {(r["question_id"], r["model_a"]), (r["question_id"], r["model_b"])} <= stored
+    ]
+    # With only gpt-3.5-turbo and vicuna-13b answers 51 of the 457 had both; now all but the
+    # few that need an answer the source does not have.
+    assert (len(rows), len(rows) - len(without)) == (457, 446)
+    assert all(
+        {(r["question_id"], r["model_a"]), (r["question_id"], r["model_b"])} & MISSING_ANSWERS
+        for r in without
+    )
+    _login(client, owner)
+    shown = next(r for r in rows if r not in without)
+    page = client.get(
+        reverse("evaluation:set_item", args=[judgment_set.pk]),
+        {"q": shown["question_id"], "a": shown["model_a"], "b": shown["model_b"], "turn": 1},
+    )
+    assert [bool(a["text"]) for a in page.context["answers"]] == [True, True]
+    assert "No stored answer" not in page.content.decode()
