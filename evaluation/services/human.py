@@ -27,10 +27,11 @@ from evaluation.models import (
     RunMode,
 )
 from evaluation.services.judgments import judgment_record
+from labeling.exports.rows import EVALUATION_PROMPT_SOURCE, EVALUATION_SOURCE_APP
 from labeling.models import Annotation, AnnotationStatus, Task, TaskKind
 from labeling.services import completion_bulk_create, prompt_bulk_create, task_bulk_create
 
-SOURCE_APP = "evaluation"
+SOURCE_APP = EVALUATION_SOURCE_APP
 ERROR_EXISTS = "This run has human tasks already ({n}); collect their answers instead."
 ERROR_OVERLAP = (
     "Overlap must be between 1 and 100 raters per item; at least 2 give human-human agreement."
@@ -83,7 +84,7 @@ def human_tasks_create(*, run: EvalRun, overlap: int = DEFAULT_OVERLAP) -> list[
         prompts=[
             {
                 "messages": _conversation(item.question.turns, item.turn),
-                "source": f"eval run {run.pk}",
+                "source": f"{EVALUATION_PROMPT_SOURCE}{run.pk}",
                 "task_type": "",
                 "meta": {"eval_run": run.pk, "question_id": item.question.question_id},
             }

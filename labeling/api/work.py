@@ -35,6 +35,9 @@ WORKERS = [Role.LABELER]  # reviewers and researchers may label too (roles imply
 # --- the labeler's loop ----------------------------------------------------------------------
 
 
+SHOWS_REFERENCE = (TaskKind.RUBRIC, TaskKind.PAIRWISE)
+
+
 class AnswerSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     text = serializers.CharField()
@@ -100,7 +103,8 @@ def _labeler_view(assignment: Assignment) -> dict:
             "system": task.prompt.system,
             "task_type": task.prompt.task_type,
             "answers": [{"id": pk, "text": texts[pk]} for pk in assignment.display_order],
-            "reference": task.reference if task.kind == TaskKind.RUBRIC else "",
+            # The pages show a gold reference on rubric and pairwise tasks (human evaluation).
+            "reference": task.reference if task.kind in SHOWS_REFERENCE else "",
             "criteria": criteria_for(project) if task.kind == TaskKind.RUBRIC else [],
             "scale": [project.rubric_scale_min, project.rubric_scale_max],
             "allow_ties": project.allow_ties,

@@ -9,6 +9,7 @@ A recipe is plain JSON (stored on the snapshot, read from a file by `build_snaps
       "submitted_after": ISO datetime,   # annotations (prompts: collected/created) in range
       "submitted_before": ISO datetime,
       "accepted_only": false,            # only annotations a reviewer accepted
+      "include_evaluation_tasks": false, # human-evaluation tasks (held-out eval questions)
       "min_agreement": null | 0..1,      # tasks whose annotators agree at least this much
       "exclude_flags": [] | ["harmful", ...] | true,   # answers flagged so are left out
       "min_gold_accuracy": null | 0..1,  # annotators under this gold accuracy are left out
@@ -74,6 +75,7 @@ class Recipe:
     submitted_after: str | None = None
     submitted_before: str | None = None
     accepted_only: bool = False
+    include_evaluation_tasks: bool = False
     min_agreement: float | None = None
     exclude_flags: list[str] = field(default_factory=list)
     min_gold_accuracy: float | None = None
@@ -189,6 +191,7 @@ def recipe_parse(data: Any, *, project_id: int | None = None) -> Recipe:
         submitted_after=after,
         submitted_before=before,
         accepted_only=_bool(data, "accepted_only"),
+        include_evaluation_tasks=_bool(data, "include_evaluation_tasks"),
         min_agreement=_fraction(data, "min_agreement"),
         exclude_flags=sorted(set(flags)),
         min_gold_accuracy=_fraction(data, "min_gold_accuracy"),

@@ -38,6 +38,10 @@ from labeling.models import (
 CHUNK = 1000  # prompts per chunk: bounded memory, few round trips
 COUNTED = (AnnotationStatus.SUBMITTED, AnnotationStatus.ACCEPTED)
 EDIT_MARGIN = 1.0  # an edit beats its draft by one tier
+# Task.source["app"] of the tasks an eval run sends to human raters (evaluation.services.human).
+EVALUATION_SOURCE_APP = "evaluation"
+# ... and the source of their prompts, followed by the run's id.
+EVALUATION_PROMPT_SOURCE = "eval run "
 
 
 def source_kinds(recipe: Recipe) -> list[str]:
@@ -87,11 +91,28 @@ def _annotation_stages(recipe: Recipe) -> list[tuple[str, Q]]:
         stages.append(("accepted_only", Q(status=AnnotationStatus.ACCEPTED)))
     else:
         stages.append(("submitted or accepted (not rejected or skipped)", Q(status__in=COUNTED)))
+    if not recipe.include_evaluation_tasks:
+        # Tasks made from an eval run hold held-out evaluation questions: training on them
+        # would leak the test set into the model.
+        stages.append(
+            (
+                "not human-evaluation tasks (include_evaluation_tasks)",
+                # (a task without the key is kept; JSON key lookups are NULL there)
+                Q(task__source__app__isnull=True) | ~Q(task__source__app=EVALUATION_SOURCE_APP),
+            )
+        )
     return stages
 
 
 def _prompt_stages(recipe: Recipe) -> list[tuple[str, Q]]:
     stages = [("active prompts (not filtered out or archived)", Q(status=PromptStatus.ACTIVE))]
+    if not recipe.include_evaluation_tasks:
+        stages.append(
+            (
+                "not human-evaluation prompts (include_evaluation_tasks)",
+                ~Q(source__startswith=EVALUATION_PROMPT_SOURCE),
+            )
+        )
     if recipe.task_types:
         stages.append(
             (f"task_types ({', '.join(recipe.task_types)})", Q(task_type__in=recipe.task_types))

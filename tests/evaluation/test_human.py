@@ -268,3 +268,42 @@ def test_pairwise_tasks_carry_the_reference_and_the_page_shows_it(
         assert shown[question_id] is None
     for question_id, reference in (("4", "4"), ("5", "9"), ("6", "5")):
         assert f"<p>{reference}</p>" in shown[question_id]
+
+
+def test_human_evaluation_votes_stay_out_of_training_snapshots_unless_asked(
+    project, eval_set, make_config, llm_server, raters
+):
+    # The eval questions are held out: a preference snapshot of the project must not train
+    # on them, unless the recipe says so.
+    from labeling.exports.build import recipe_check
+    from labeling.exports.recipe import RecipeError
+    from tests.labeling.factories import make_tasks
+
+    llm_server.respond_with(longer_judge)
+    run = eval_run_execute(run_id=make_run(project, eval_set, make_config()).pk)
+    human_tasks_create(run=run, overlap=1)
+    assert _answer_all(project, raters[0], _prefer("beta")) == 6
+    with pytest.raises(RecipeError, match="not human-evaluation tasks"):
+        recipe_check(project=project, recipe={"kind": "preference"})
+
+    _, funnel = recipe_check(
+        project=project, recipe={"kind": "preference", "include_evaluation_tasks": True}
+    )
+    assert funnel[-1]["count"] == 6
+
+    # An ordinary pairwise task of the project is still used.
+    (task,) = make_tasks(project, kind="pairwise", answers=2, tag="training ")
+    assignment = assignment_claim(project=project, user=raters[1])
+    assert assignment.task_id == task.pk
+    annotation_submit(task=task, user=raters[1], data={"choice": "a"})
+    _, funnel = recipe_check(project=project, recipe={"kind": "preference"})
+    counts = {stage["filter"]: stage["count"] for stage in funnel}
+    assert counts["not human-evaluation tasks (include_evaluation_tasks)"] == 1
+    assert funnel[-1]["count"] == 1
+    # Prompt snapshots (for RL and evaluation) leave the eval questions out too.
+    _, funnel = recipe_check(project=project, recipe={"kind": "prompts"})
+    assert funnel[-1]["count"] == 1
+    _, funnel = recipe_check(
+        project=project, recipe={"kind": "prompts", "include_evaluation_tasks": True}
+    )
+    assert funnel[-1]["count"] == 1 + len(eval_set.questions.all())

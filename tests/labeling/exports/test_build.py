@@ -224,7 +224,8 @@ def test_preference_recipe_on_a_project_without_rankings_says_which_filter_empti
     assert str(error.value) == (
         "The recipe selects nothing: `annotation kind in (pairwise, ranking)` left no "
         "annotations. Counts before each filter: annotations in the projects: 1; annotation "
-        "kind in (pairwise, ranking): 0; submitted or accepted (not rejected or skipped): 0."
+        "kind in (pairwise, ranking): 0; submitted or accepted (not rejected or skipped): 0; "
+        "not human-evaluation tasks (include_evaluation_tasks): 0."
     )
     with pytest.raises(
         RecipeError,
