@@ -407,7 +407,7 @@ def test_reload_after_the_claim_expired_keeps_the_draft_and_submits(
     Assignment.objects.filter(user=labeler).update(expires_at=timezone.now() - timedelta(minutes=1))
     assert lease_expire_due() == 1
     page.reload()
-    page.wait_for_selector("#work[data-task]")
+    page.wait_for_selector("#work[data-ready]")
     assert page.input_value("#answer-text") == text
     assert (
         "accepted while the task has a free slot"

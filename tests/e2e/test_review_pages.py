@@ -85,6 +85,7 @@ def test_rework_starts_from_the_rejected_demonstration(
         annotation=annotation, reviewer=reviewer, decision="reject", comment="Add day three."
     )
     start(page)
+    page.wait_for_selector("#work[data-ready]")  # the script has restored the earlier answer
     assert page.input_value("#answer-text") == first
     assert "Add day three." in page.locator(".review-note").inner_text()
     assert page.locator("[data-autosave]").inner_text() == "Your earlier answer, to rework"
