@@ -10,6 +10,7 @@ class PipelineStage(models.TextChoices):
     FILTER = "filter", "Filter"
     TAG = "tag", "Tag"
     SYNTHESIZE = "synthesize", "Synthesize"
+    STRUCTURED = "structured", "Structured synthesis"
     TASKS = "tasks", "Create tasks"
 
 
