@@ -14,6 +14,9 @@ class PipelineStage(models.TextChoices):
     TASKS = "tasks", "Create tasks"
 
 
+PROGRESS_UNITS = {PipelineStage.IMPORT: "rows", PipelineStage.SYNTHESIZE: "steps"}
+
+
 class PipelineStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
@@ -42,6 +45,11 @@ class PipelineRun(models.Model):
     rejects = models.JSONField(default=list, blank=True, help_text="[{line, reason}]")
     disagreements = models.JSONField(default=list, blank=True)
     failures = models.JSONField(default=list, blank=True, help_text="[{key, reason}] per item")
+    warnings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[{code, message}]: what the run could not do as asked (it still succeeded).",
+    )
     prompt_tokens = models.PositiveBigIntegerField(default=0)
     completion_tokens = models.PositiveBigIntegerField(default=0)
     cost_usd = models.FloatField(default=0.0)
@@ -93,6 +101,13 @@ class PipelineRun(models.Model):
             for name, value in self.counts.items()
             if not isinstance(value, dict)
         ]
+
+    @property
+    def progress_unit(self) -> str:
+        """What `done` and `total` count: file rows, prompts, or synthesis steps (a prompt
+        through one step: a rewrite, a draft, one candidate answer; or a task type's batch of
+        self-instruct prompts)."""
+        return PROGRESS_UNITS.get(self.stage, "prompts")
 
     @property
     def finished(self) -> bool:
