@@ -102,8 +102,9 @@ def train_dpo(job: TrainingJob, *, callbacks: list | None = None) -> str:
     for extra in callbacks or []:
         trainer.add_callback(extra)
     trainable, total = trainable_counts(trainer.model)
+    resolved["quantization"] = "nf4 4-bit" if getattr(model, "is_loaded_in_4bit", False) else "none"
     if main:
-        job_record(job_id=job.pk, trainable_params=trainable, total_params=total)
+        job_record(job_id=job.pk, config=resolved, trainable_params=trainable, total_params=total)
     checkpoint_dir = Path(args.output_dir)
     resume = last_complete_checkpoint(checkpoint_dir)
     trainer.train(resume_from_checkpoint=resume)

@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .models import PeftMethod, TrainingJob
+from .models import TrainingJob
 from .trl_args import last_complete_checkpoint, trl_common_args
 
 HEAD_NAMES = ("score", "classifier")
@@ -142,26 +142,26 @@ def pairs_evaluate(model, dataset, *, pad_token_id: int, batch_size: int = 16) -
 
 
 def load_seq_cls_model(base_model: str, peft: dict[str, Any], hardware: dict[str, Any]):
-    import os
+    from transformers import AutoModelForSequenceClassification
 
-    import torch
-    from transformers import AutoModelForSequenceClassification, BitsAndBytesConfig
+    from .sft import quantized_kwargs
 
-    dtype = torch.bfloat16 if hardware["bf16"] else torch.float32
-    kwargs: dict[str, Any] = {"dtype": dtype, "num_labels": 1}
-    if peft["method"] == PeftMethod.QLORA:
-        compute = torch.bfloat16 if peft["bnb_4bit_compute_dtype"] == "bfloat16" else torch.float16
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type=peft["bnb_4bit_quant_type"],
-            bnb_4bit_use_double_quant=peft["bnb_4bit_use_double_quant"],
-            bnb_4bit_compute_dtype=compute,
-            # The fresh score head is trained in full: it must stay out of quantization.
-            llm_int8_skip_modules=list(HEAD_NAMES),
-        )
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        kwargs["device_map"] = {"": local_rank} if hardware["cuda"] else "cpu"
-    return AutoModelForSequenceClassification.from_pretrained(base_model, **kwargs)
+    # The fresh score head is trained in full: it stays out of quantization.
+    kwargs = quantized_kwargs(peft, hardware, skip_modules=list(HEAD_NAMES))
+    return AutoModelForSequenceClassification.from_pretrained(base_model, num_labels=1, **kwargs)
+
+
+def head_input_follows_weights(model, head: str) -> None:
+    """For a 4-bit base TRL keeps every trainable weight in bf16, the trained copy of the score
+    head too. Where the rest of the model computes in float32 (no bf16 on the hardware), the
+    head would get float32 hidden states: cast them to the head's dtype on the way in."""
+
+    def cast(module, args):
+        return tuple(a.to(module.weight.dtype) if hasattr(a, "to") else a for a in args)
+
+    for name, module in model.named_modules():
+        if f"{head}.modules_to_save." in f"{name}." and hasattr(module, "weight"):
+            module.register_forward_pre_hook(cast)
 
 
 def build_reward_config(job: TrainingJob, *, hardware: dict[str, Any], has_eval: bool):
@@ -227,6 +227,8 @@ def train_reward(job: TrainingJob, *, callbacks: list | None = None) -> str:
         processing_class=tokenizer,
         peft_config=build_lora_config(peft, task_type="SEQ_CLS", modules_to_save=[head]),
     )
+    if getattr(model, "is_loaded_in_4bit", False):
+        head_input_follows_weights(trainer.model, head)
     callback = build_logging_callback_class()(job_id=job.pk, trainer=trainer)
     trainer.add_callback(callback)
     for extra in callbacks or []:

@@ -215,23 +215,39 @@ def build_peft_config(peft: dict[str, Any], *, base_model: str):
     return None
 
 
-def load_model(base_model: str, peft: dict[str, Any], hardware: dict[str, Any]):
+def quantized_kwargs(
+    peft: dict[str, Any], hardware: dict[str, Any], *, skip_modules: list[str] | None = None
+) -> dict[str, Any]:
+    """`from_pretrained` keyword arguments for a base model: its dtype and, for QLoRA, the 4-bit
+    NF4 config placed on this process's GPU (`LOCAL_RANK`), or on the CPU where there is none.
+
+    The 4-bit layers compute in the configured dtype only on hardware with bf16; elsewhere in
+    float32 like the rest of the model, since a float32 layer kept out of quantization (a reward
+    model's score head) cannot take bf16 activations."""
     import torch
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+    from transformers import BitsAndBytesConfig
 
     dtype = torch.bfloat16 if hardware["bf16"] else torch.float32
     kwargs: dict[str, Any] = {"dtype": dtype}
-    if peft["method"] == PeftMethod.QLORA:
-        compute = torch.bfloat16 if peft["bnb_4bit_compute_dtype"] == "bfloat16" else torch.float16
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type=peft["bnb_4bit_quant_type"],
-            bnb_4bit_use_double_quant=peft["bnb_4bit_use_double_quant"],
-            bnb_4bit_compute_dtype=compute,
-        )
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        kwargs["device_map"] = {"": local_rank} if hardware["cuda"] else "cpu"
-    return AutoModelForCausalLM.from_pretrained(base_model, **kwargs)
+    if peft["method"] != PeftMethod.QLORA:
+        return kwargs
+    compute = torch.bfloat16 if peft["bnb_4bit_compute_dtype"] == "bfloat16" else torch.float16
+    kwargs["quantization_config"] = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=peft["bnb_4bit_quant_type"],
+        bnb_4bit_use_double_quant=peft["bnb_4bit_use_double_quant"],
+        bnb_4bit_compute_dtype=compute if hardware["bf16"] else torch.float32,
+        llm_int8_skip_modules=skip_modules,
+    )
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    kwargs["device_map"] = {"": local_rank} if hardware["cuda"] else "cpu"
+    return kwargs
+
+
+def load_model(base_model: str, peft: dict[str, Any], hardware: dict[str, Any]):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(base_model, **quantized_kwargs(peft, hardware))
 
 
 def build_sft_config(job: TrainingJob, *, hardware: dict[str, Any], has_eval: bool):

@@ -30,6 +30,8 @@ SIZES = {
     # name: (hidden, intermediate, layers, heads, kv heads, vocab)
     "tiny": (64, 128, 2, 4, 2, 600),
     "20m": (384, 1024, 6, 6, 2, 8000),
+    # ~0.76B parameters: the GPU check's QLoRA-vs-LoRA memory figure (bench/gpu_check.py).
+    "800m": (2048, 5632, 16, 16, 8, 8000),
 }
 
 _CORPUS = """

@@ -31,6 +31,20 @@ def test_reward_model_learns_a_separable_preference(project, owner, tiny_model):
     assert adapter.owner_user == owner
 
 
+def test_qlora_reward_model_trains_on_a_4bit_base_without_bf16(project, owner, tiny_model):
+    """On a CPU host the base is 4-bit but computes in float32, while TRL keeps the trained
+    score head in bf16: the head must still take the hidden states (it raised a dtype error)."""
+    job = make_rl_job(
+        project=project, owner=owner, kind="reward", base_model=tiny_model,
+        snapshot=preference_snapshot(project), max_steps=3, learning_rate=5e-3,
+        peft_method="qlora",
+    )  # fmt: skip
+    job = run(job)
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.config["quantization"] == "nf4 4-bit"
+    assert Adapter.objects.get(job=job).method == "qlora"
+
+
 def test_long_pairs_are_reported_per_task_type_and_truncated_on_request(project, owner, tiny_model):
     snapshot = preference_snapshot(project)
     drop = make_rl_job(
