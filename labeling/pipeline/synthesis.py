@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -340,10 +340,13 @@ def answers_draft(
     temperature: float = 0.3,
     max_tokens: int | None = None,
     pricing: Pricing | None = None,
+    on_item: Callable[[], None] | None = None,
 ) -> AnswerRun:
     """One draft answer per prompt from a strong model: the demonstration labelers edit."""
     generator = Generator(model=model, temperature=temperature, max_tokens=max_tokens)
-    return answers_candidates(client, prompts, generators=[generator], k=1, pricing=pricing)
+    return answers_candidates(
+        client, prompts, generators=[generator], k=1, pricing=pricing, on_item=on_item
+    )
 
 
 def answers_candidates(
@@ -353,12 +356,14 @@ def answers_candidates(
     generators: Sequence[Generator],
     k: int,
     pricing: Pricing | None = None,
+    on_item: Callable[[], None] | None = None,
 ) -> AnswerRun:
     """K candidate answers per prompt for ranking tasks.
 
     Candidate j comes from generator j mod N with seed j, so N models or sampling settings
     share the K slots and a rerun asks for the same thing. A failed candidate is listed under
-    "<prompt hash>#<j>"; the prompt keeps the candidates that did arrive.
+    "<prompt hash>#<j>"; the prompt keeps the candidates that did arrive. `on_item` is called
+    as each of the len(prompts) x K answers comes back (or fails).
     """
     if not generators:
         raise PipelineError(ERROR_NO_GENERATORS)
@@ -390,7 +395,7 @@ def answers_candidates(
         return _key(prompt), j, Completion(text=result.text, model=result.model, params=recorded)
 
     workers = client.config.max_concurrency * max(1, len({id(g.client) for g in generators}))
-    for key, j, outcome in parallel_map(one, jobs, workers=workers):
+    for key, j, outcome in parallel_map(one, jobs, workers=workers, on_item=on_item):
         answers = run.answers.setdefault(key, [])
         if isinstance(outcome, str):
             run.failures.append(Failure(key=f"{key}#{j}", reason=outcome))

@@ -88,12 +88,25 @@ class SynthesisRun:
             self.usage.failures += 1
 
 
-def parallel_map(fn: Callable[[T], R], items: list[T], *, workers: int) -> list[R]:
+def parallel_map(
+    fn: Callable[[T], R],
+    items: list[T],
+    *,
+    workers: int,
+    on_item: Callable[[], None] | None = None,
+) -> list[R]:
     """`fn` over `items` on up to `workers` threads, results in input order.
 
     The client already bounds calls per server; the pool only keeps that many in flight.
+    `on_item` is called once per result as it comes back, in the calling thread (progress
+    writes to the database belong there, not in the pool's threads).
     """
     if not items:
         return []
+    results: list[R] = []
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
-        return list(pool.map(fn, items))
+        for result in pool.map(fn, items):
+            results.append(result)
+            if on_item is not None:
+                on_item()
+    return results

@@ -4,7 +4,7 @@ prompts on which the two disagree."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -172,8 +172,10 @@ def tag_llm(
     labels: Sequence[str] = TASK_TYPES,
     pricing: Pricing | None = None,
     max_chars: int = 6000,
+    on_item: Callable[[], None] | None = None,
 ) -> LLMTagRun:
-    """Tag (key, text) pairs with the LLM; a reply outside `labels` is a failure, not a tag."""
+    """Tag (key, text) pairs with the LLM; a reply outside `labels` is a failure, not a tag.
+    `on_item` is called, in the calling thread, as each prompt's reply comes back."""
     system = TAGGER_SYSTEM.format(labels=", ".join(labels))
     allowed = set(labels)
     run = LLMTagRun(usage=RunUsage(pricing=pricing))
@@ -207,6 +209,8 @@ def tag_llm(
                 run.usage.failures += 1
             else:
                 run.tags.append(outcome)
+            if on_item is not None:
+                on_item()
     return run
 
 

@@ -39,6 +39,7 @@ from labeling.models import (
 )
 from labeling.pipeline.filters import Funnel, default_filters
 from labeling.pipeline.formats import FORMATS
+from labeling.pipeline.progress import ProgressMeter
 from labeling.pipeline.readers import PromptReader
 from labeling.pipeline.records import (
     Completion as ParsedCompletion,
@@ -56,7 +57,7 @@ from labeling.pipeline.synthesis import (
     rewrite_heuristic,
     self_instruct,
 )
-from labeling.pipeline.synthesis_base import RunUsage
+from labeling.pipeline.synthesis_base import Pricing, RunUsage
 from labeling.pipeline.tagging import TASK_TYPES, tag_disagreements, tag_llm, tag_rules
 from labeling.services.prompts import completion_bulk_create, prompt_bulk_create
 from labeling.services.tasks import task_bulk_create
@@ -75,6 +76,7 @@ ERROR_TASK_KIND = "Task kind must be one of: {kinds}."
 ERROR_LIMIT = "The number of tasks must be between 1 and 100000."
 ERROR_THRESHOLD = "The near-duplicate threshold must be between 0.1 and 1."
 ERROR_LLM_MODEL = "Name the LLM model to use (or leave the LLM out)."
+ERROR_PRICE = "Prices are US dollars per million tokens: a number, 0 or more."
 ERROR_LENGTH_BOUND = (
     "{name} must be a whole number, 0 or more for a minimum and 1 or more for a maximum."
 )
@@ -93,7 +95,25 @@ TAGGED_BY_SOURCE = "source"
 BATCH = 500
 SAMPLE_REJECTS = 1000  # a rejects report keeps this many rows (and the total count)
 PROGRESS_EVERY = 200  # rows between progress writes to the run row
+PROGRESS_SECONDS = 1.0  # or this long, whichever comes first (LLM stages go a row a second)
 NEEDS = {TaskKind.RANKING: 2, TaskKind.PAIRWISE: 2, TaskKind.RUBRIC: 1, TaskKind.DEMONSTRATION: 0}
+GOLD_SOURCES = {
+    TaskKind.DEMONSTRATION: "a reference answer (MT-Bench's, say)",
+    TaskKind.RUBRIC: "a reference answer (MT-Bench's, say)",
+    TaskKind.PAIRWISE: "a preferred answer (HH-RLHF's chosen one, say)",
+    TaskKind.RANKING: "nothing: ranking tasks take no gold from the data",
+}
+
+# Warnings: the run succeeded, but not quite as asked.
+WARNING_TOO_FEW_ANSWERS = (
+    "{count} prompt(s) have fewer than the {need} answers a {kind} task needs and were left "
+    "out. Synthesize {need} candidates per prompt for them, then create tasks again."
+)
+WARNING_GOLD_SHORT = (
+    "The gold share asks for {want} gold task(s) ({share:.0%} of {tasks}), but only {able} of "
+    "these prompts carry a gold answer, so {got} are gold. For this kind gold comes from "
+    "{source}; import prompts that carry one, or lower the gold share."
+)
 
 
 class PipelineRunError(DomainError):
@@ -178,13 +198,17 @@ def prompts_tag(
     project: Project,
     llm_model: str = "",
     llm_base_url: str = "",
+    price_prompt_per_mtok: float = 0.0,
+    price_completion_per_mtok: float = 0.0,
     retag: bool = False,
     created_by: AbstractBaseUser | None = None,
     enqueue: bool = True,
 ) -> PipelineRun:
     """Tag active prompts (untagged ones, or all with `retag`) with the rules and, when an LLM
-    model is named, with the LLM held to the project's labels; disagreements are listed."""
-    params = {"retag": retag, **_llm_options(llm_model, llm_base_url)}
+    model is named, with the LLM held to the project's labels; disagreements are listed.
+    The prices (US dollars per million input / output tokens) make the run's cost."""
+    llm = _llm_options(llm_model, llm_base_url, price_prompt_per_mtok, price_completion_per_mtok)
+    params = {"retag": retag, **llm}
     return _run_create(
         project=project,
         stage=PipelineStage.TAG,
@@ -205,6 +229,8 @@ def prompts_synthesize(
     limit: int = 100,
     llm_model: str = "",
     llm_base_url: str = "",
+    price_prompt_per_mtok: float = 0.0,
+    price_completion_per_mtok: float = 0.0,
     created_by: AbstractBaseUser | None = None,
     enqueue: bool = True,
 ) -> PipelineRun:
@@ -227,6 +253,7 @@ def prompts_synthesize(
         raise PipelineRunError(ERROR_NOTHING_TO_SYNTHESIZE)
     if not 1 <= int(limit) <= 100_000:
         raise PipelineRunError(ERROR_LIMIT)
+    llm = _llm_options(llm_model, llm_base_url, price_prompt_per_mtok, price_completion_per_mtok)
     params = {
         "rewrites": kinds,
         "drafts": drafts,
@@ -234,7 +261,7 @@ def prompts_synthesize(
         "candidate_models": models,
         "self_instruct": int(self_instruct),
         "limit": int(limit),
-        **_llm_options(llm_model, llm_base_url),
+        **llm,
     }
     return _run_create(
         project=project,
@@ -338,10 +365,30 @@ def _filter_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _llm_options(model: str, base_url: str) -> dict[str, Any]:
+def _llm_options(
+    model: str, base_url: str, price_prompt: Any = 0.0, price_completion: Any = 0.0
+) -> dict[str, Any]:
+    """The run's LLM: model, server and prices (US dollars per million tokens, as providers
+    quote them; 0 when the server is free or the price is unknown, and then so is the cost)."""
+    prices = []
+    for price in (price_prompt, price_completion):
+        try:
+            value = float(price or 0)
+        except (TypeError, ValueError):
+            raise PipelineRunError(ERROR_PRICE) from None
+        if not 0 <= value < float("inf"):
+            raise PipelineRunError(ERROR_PRICE)
+        prices.append(value)
     if not model:
         return {}
-    return {"llm": {"model": model, "base_url": base_url or settings.FLYWHEEL_LLM_BASE_URL}}
+    return {
+        "llm": {
+            "model": model,
+            "base_url": base_url or settings.FLYWHEEL_LLM_BASE_URL,
+            "price_prompt_per_mtok": prices[0],
+            "price_completion_per_mtok": prices[1],
+        }
+    }
 
 
 # -- running -----------------------------------------------------------------------------------
@@ -361,11 +408,14 @@ def pipeline_run_execute(*, run: PipelineRun, on_progress: Progress | None = Non
         run.started_at = timezone.now()
         run.save(update_fields=["status", "started_at"])
     run.on_progress = on_progress  # the command prints it; the row is what pages poll
+    from labeling.services.structured import structured_execute  # it builds on this module
+
     stages: dict[str, Callable[[PipelineRun], None]] = {
         PipelineStage.IMPORT: _import,
         PipelineStage.FILTER: _filter,
         PipelineStage.TAG: _tag,
         PipelineStage.SYNTHESIZE: _synthesize,
+        PipelineStage.STRUCTURED: structured_execute,
         PipelineStage.TASKS: _tasks,
     }
     try:
@@ -403,10 +453,26 @@ def _progress(run: PipelineRun, done: int, total: int | None = None) -> None:
         report(run.done, run.total)
 
 
+def _meter(run: PipelineRun, total: int) -> ProgressMeter:
+    """Progress of `total` items, written to the run row as they go (throttled)."""
+    _progress(run, 0, total)
+    return ProgressMeter(
+        lambda done: _progress(run, done), every=PROGRESS_EVERY, seconds=PROGRESS_SECONDS
+    )
+
+
 def _use_usage(run: PipelineRun, usage: RunUsage) -> None:
     run.prompt_tokens += usage.prompt_tokens
     run.completion_tokens += usage.completion_tokens
     run.cost_usd += usage.cost_usd
+
+
+def _pricing(run: PipelineRun) -> Pricing:
+    llm = run.params.get("llm") or {}
+    return Pricing(
+        input_per_million=float(llm.get("price_prompt_per_mtok") or 0),
+        output_per_million=float(llm.get("price_completion_per_mtok") or 0),
+    )
 
 
 def _client(run: PipelineRun) -> LLMClient | None:
@@ -600,15 +666,25 @@ def _tag(run: PipelineRun) -> None:
         rows = [p for p in rows if p.task_type not in labels or _rules_only(p)]
     else:
         rows = list(prompts.exclude(task_type__in=labels))
-    _progress(run, 0, len(rows))
-    rule_tags = {
-        str(p.pk): tag_rules(_user_text(p.messages), labels=labels).task_type for p in rows
-    }
+    # Progress counts the prompts the slow part has done: the LLM's replies when it is asked,
+    # else the rules.
+    meter = _meter(run, len(rows))
+    rule_tags = {}
+    for prompt in rows:
+        rule_tags[str(prompt.pk)] = tag_rules(_user_text(prompt.messages), labels=labels).task_type
+        if client is None:
+            meter.advance()
     final = dict(rule_tags)
     counts: Counter[str] = Counter(rules=len(rows))
     by_llm: set[str] = set()
     if client is not None and rows:
-        result = tag_llm(client, [(str(p.pk), _user_text(p.messages)) for p in rows], labels=labels)
+        result = tag_llm(
+            client,
+            [(str(p.pk), _user_text(p.messages)) for p in rows],
+            labels=labels,
+            pricing=_pricing(run),
+            on_item=meter.advance,
+        )
         _use_usage(run, result.usage)
         disagreements = tag_disagreements(rule_tags, result.tags)
         by_id = {str(p.pk): p for p in rows}
@@ -642,6 +718,7 @@ def _tag(run: PipelineRun) -> None:
                 "tagged_by": TAGGED_BY_RULES,
                 "rule_task_type": final[key],
             }
+    meter.flush()
     Prompt.objects.bulk_update(rows, ["task_type", "meta"], batch_size=BATCH)
     run.done = len(rows)
     run.counts = {**counts, "by_task_type": dict(Counter(p.task_type for p in rows))}
@@ -655,7 +732,16 @@ def _synthesize(run: PipelineRun) -> None:
         .exclude(meta__has_key="origin")
         .order_by("id")[: params["limit"]]
     )
-    _progress(run, 0, len(source))
+    client = _client(run)
+    llm_steps = client is not None
+    # Progress in steps: a prompt through a rewrite or a draft, one candidate answer, one task
+    # type's self-instruct batch.
+    steps = (
+        len(source) * (bool(params.get("rewrites")) + bool(params.get("drafts") and llm_steps))
+        + len(source) * (params.get("candidates") or 0) * llm_steps
+        + len(_labels(project)) * bool(params.get("self_instruct") and llm_steps)
+    )
+    meter = _meter(run, steps)
     counts: Counter[str] = Counter()
     parsed = [_parsed(p) for p in source]
     if params.get("rewrites"):
@@ -669,7 +755,7 @@ def _synthesize(run: PipelineRun) -> None:
         before = Prompt.objects.filter(project=project).count()
         prompt_bulk_create(project=project, prompts=payloads)
         counts["rewrites"] = Prompt.objects.filter(project=project).count() - before
-    client = _client(run)
+        meter.advance(len(source))
     if params.get("drafts") and client is not None:
         answered = set(
             Prompt.objects.filter(
@@ -677,7 +763,8 @@ def _synthesize(run: PipelineRun) -> None:
             ).values_list("pk", flat=True)
         )
         needing = [p for p in parsed if p.meta["prompt_id"] not in answered]
-        result = answers_draft(client, needing)
+        meter.advance(len(parsed) - len(needing))
+        result = answers_draft(client, needing, pricing=_pricing(run), on_item=meter.advance)
         _use_usage(run, result.usage)
         by_hash = {p.content_hash: p.meta["prompt_id"] for p in needing}
         pending = [
@@ -698,10 +785,11 @@ def _synthesize(run: PipelineRun) -> None:
         counts["draft_failures"] = len(result.failures)
         run.failures += [{"key": f.key, "reason": f.reason} for f in result.failures]
     if params.get("candidates") and client is not None:
-        _candidates(run, client, source, parsed, counts)
+        _candidates(run, client, source, parsed, counts, meter)
     if params.get("self_instruct") and client is not None:
-        _self_instruct(run, client, counts)
-    run.done = len(source)
+        _self_instruct(run, client, counts, meter)
+    meter.flush()
+    run.done = steps
     run.counts = dict(counts)
 
 
@@ -711,6 +799,7 @@ def _candidates(
     source: list[Prompt],
     parsed: list[ParsedPrompt],
     counts: Counter[str],
+    meter: ProgressMeter,
 ) -> None:
     """K candidate answers for ranking: prompts with fewer than K get the missing ones."""
     k = run.params["candidates"]
@@ -720,9 +809,17 @@ def _candidates(
         .values_list("pk", "n")
     )
     needing = [p for p in parsed if have.get(p.meta["prompt_id"], 0) < k]
+    meter.advance((len(parsed) - len(needing)) * k)
     models = run.params.get("candidate_models") or [None]
     generators = [Generator(model=m) for m in models]
-    result = answers_candidates(client, needing, generators=generators, k=k)
+    result = answers_candidates(
+        client,
+        needing,
+        generators=generators,
+        k=k,
+        pricing=_pricing(run),
+        on_item=meter.advance,
+    )
     _use_usage(run, result.usage)
     by_hash = {p.content_hash: p.meta["prompt_id"] for p in needing}
     pending = []
@@ -746,7 +843,9 @@ def _candidates(
     run.failures += [{"key": f.key, "reason": f.reason} for f in result.failures]
 
 
-def _self_instruct(run: PipelineRun, client: LLMClient, counts: Counter[str]) -> None:
+def _self_instruct(
+    run: PipelineRun, client: LLMClient, counts: Counter[str], meter: ProgressMeter
+) -> None:
     """New prompts per task type from seeds of that type, minus those too similar to the pool."""
     project = run.project
     texts_by_type: dict[str, list[str]] = defaultdict(list)
@@ -759,6 +858,7 @@ def _self_instruct(run: PipelineRun, client: LLMClient, counts: Counter[str]) ->
     for task_type in _labels(project):
         seeds = texts_by_type.get(task_type) or []
         if not seeds:
+            meter.advance()
             continue
         result = self_instruct(
             client,
@@ -766,7 +866,9 @@ def _self_instruct(run: PipelineRun, client: LLMClient, counts: Counter[str]) ->
             task_type=task_type,
             count=run.params["self_instruct"],
             pool=pool,
+            pricing=_pricing(run),
         )
+        meter.advance()
         _use_usage(run, result.usage)
         payloads += [prompt_payload(p) for p in result.prompts]
         counts["self_instruct_dropped"] += len(result.dropped)
@@ -778,27 +880,45 @@ def _self_instruct(run: PipelineRun, client: LLMClient, counts: Counter[str]) ->
 
 
 def _tasks(run: PipelineRun) -> None:
+    """Prompts with fewer answers than the kind needs (K for ranking) are left out and counted,
+    and a gold share the data cannot meet is reported: both as warnings on the run."""
     project = run.project
     params = run.params
     kind = params["kind"]
-    need = NEEDS[TaskKind(kind)]
+    need = _answers_needed(project, kind)
     has_task = Task.objects.filter(prompt=OuterRef("pk"), kind=kind)
-    candidates = (
+    open_prompts = (
         Prompt.objects.filter(project=project, status=PromptStatus.ACTIVE)
         .annotate(n_answers=Count("completions"))
-        .filter(~Exists(has_task), n_answers__gte=need)
-        .order_by("id")
+        .filter(~Exists(has_task))
     )
+    too_few = open_prompts.filter(n_answers__lt=need).count() if need else 0
     by_type: dict[str, list[Prompt]] = defaultdict(list)
-    for prompt in candidates:
+    for prompt in open_prompts.filter(n_answers__gte=need).order_by("id"):
         by_type[prompt.task_type].append(prompt)
     chosen = list(_round_robin(by_type, params["limit"]))
-    _progress(run, 0, len(chosen))
+    meter = _meter(run, len(chosen))
     rng = random.Random(run.pk)
-    specs = [_task_spec(project, kind, prompt, rng) for prompt in chosen]
+    specs = []
+    for prompt in chosen:
+        specs.append(_task_spec(project, kind, prompt, rng))
+        meter.advance()
     gold_able = [i for i, spec in enumerate(specs) if spec.pop("_gold", None) is not None]
     want = round(params["gold_share"] * len(specs))
     gold = set(rng.sample(gold_able, min(want, len(gold_able))))
+    if too_few:
+        message = WARNING_TOO_FEW_ANSWERS.format(count=too_few, need=need, kind=kind)
+        run.warnings = [*run.warnings, {"code": "too_few_answers", "message": message}]
+    if len(gold) < want:
+        message = WARNING_GOLD_SHORT.format(
+            share=params["gold_share"],
+            want=want,
+            tasks=len(specs),
+            able=len(gold_able),
+            got=len(gold),
+            source=GOLD_SOURCES[TaskKind(kind)],
+        )
+        run.warnings = [*run.warnings, {"code": "gold_short", "message": message}]
     for i, spec in enumerate(specs):
         if i not in gold:
             spec.pop("gold_answer", None)
@@ -807,8 +927,22 @@ def _tasks(run: PipelineRun) -> None:
             spec["is_gold"] = True
     created = task_bulk_create(project=project, tasks=specs) if specs else []
     counts: Counter[str] = Counter(p.task_type or "untagged" for p in chosen)
+    meter.flush()
     run.done = len(created)
-    run.counts = {"tasks": len(created), "gold": len(gold), "by_task_type": dict(counts)}
+    run.counts = {
+        "tasks": len(created),
+        "gold": len(gold),
+        "gold_wanted": want,
+        "skipped_too_few_answers": too_few,
+        "by_task_type": dict(counts),
+    }
+
+
+def _answers_needed(project: Project, kind: str) -> int:
+    """Answers a prompt needs for a task of `kind`: the project's K for ranking."""
+    if kind == TaskKind.RANKING:
+        return max(NEEDS[TaskKind.RANKING], project.k_outputs)
+    return NEEDS[TaskKind(kind)]
 
 
 def _round_robin(groups: Mapping[str, list[Prompt]], limit: int) -> Iterator[Prompt]:
