@@ -12,6 +12,7 @@ urlpatterns = [
     path("projects/<int:pk>/prompts/", api.project_prompts, name="api-project-prompts"),
     path("projects/<int:pk>/completions/", api.project_completions, name="api-project-completions"),
     path("projects/<int:pk>/tasks/", api.project_tasks, name="api-project-tasks"),
+    path("projects/<int:pk>/rubric/", api.project_rubric, name="api-project-rubric"),
     path("projects/<int:pk>/claim/", api.project_claim, name="api-project-claim"),
     path("projects/<int:pk>/annotations/", api.project_annotations, name="api-project-annotations"),
     path("projects/<int:pk>/quality/", api.project_quality_view, name="api-project-quality"),

@@ -104,7 +104,29 @@ class FilterForm(FilterOptionsForm):
     pass
 
 
-class TagForm(forms.Form):
+class PricesForm(forms.Form):
+    """What the run's LLM costs; the run page shows tokens and cost from it."""
+
+    price_prompt_per_mtok = forms.FloatField(
+        required=False,
+        min_value=0,
+        label="Input price (USD per million tokens)",
+        help_text="With the output price, makes the run's cost; empty counts 0.",
+    )
+    price_completion_per_mtok = forms.FloatField(
+        required=False, min_value=0, label="Output price (USD per million tokens)"
+    )
+
+    def prices(self) -> dict:
+        return {
+            name: self.cleaned_data.get(name) or 0.0
+            for name in ("price_prompt_per_mtok", "price_completion_per_mtok")
+        }
+
+
+class TagForm(PricesForm):
+    field_order = ["llm_model", "price_prompt_per_mtok", "price_completion_per_mtok", "retag"]
+
     llm_model = forms.CharField(
         required=False,
         label="LLM model",
@@ -119,7 +141,19 @@ class TagForm(forms.Form):
     )
 
 
-class SynthesizeForm(forms.Form):
+class SynthesizeForm(PricesForm):
+    field_order = [
+        "rewrites",
+        "llm_model",
+        "price_prompt_per_mtok",
+        "price_completion_per_mtok",
+        "drafts",
+        "candidates",
+        "candidate_models",
+        "self_instruct",
+        "limit",
+    ]
+
     rewrites = forms.MultipleChoiceField(
         choices=[(k, k.replace("_", " ")) for k in HEURISTIC_REWRITES],
         required=False,

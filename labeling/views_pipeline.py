@@ -108,6 +108,7 @@ def pipeline_stage(request: HttpRequest, pk: int, stage: str) -> HttpResponse:
                     llm_model=data["llm_model"],
                     retag=data["retag"],
                     created_by=user,
+                    **form.prices(),
                 )
             elif stage == "synthesize":
                 run = prompts_synthesize(
@@ -120,6 +121,7 @@ def pipeline_stage(request: HttpRequest, pk: int, stage: str) -> HttpResponse:
                     llm_model=data["llm_model"],
                     limit=data["limit"],
                     created_by=user,
+                    **form.prices(),
                 )
             else:
                 run = tasks_create_from_prompts(

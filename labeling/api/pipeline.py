@@ -61,6 +61,7 @@ class RunSerializer(serializers.ModelSerializer):
             "rejects",
             "disagreements",
             "failures",
+            "warnings",
             "prompt_tokens",
             "completion_tokens",
             "started_at",
@@ -103,6 +104,12 @@ class FilterSerializer(serializers.Serializer):
 class TagSerializer(serializers.Serializer):
     llm_model = serializers.CharField(required=False, allow_blank=True, default="")
     llm_base_url = serializers.URLField(required=False, allow_blank=True, default="")
+    price_prompt_per_mtok = serializers.FloatField(
+        default=0.0, min_value=0, help_text="US dollars per million input tokens (the cost)."
+    )
+    price_completion_per_mtok = serializers.FloatField(
+        default=0.0, min_value=0, help_text="US dollars per million output tokens."
+    )
     retag = serializers.BooleanField(default=False)
 
 

@@ -28,7 +28,7 @@ from labeling.services import (
     assignment_claim,
     assignment_heartbeat,
 )
-from labeling.services.payloads import criteria_for
+from labeling.services.rubric import rubric_of_task
 
 WORKERS = [Role.LABELER]  # reviewers and researchers may label too (roles imply)
 
@@ -53,6 +53,12 @@ class LabelerTaskSerializer(serializers.Serializer):
     reference = serializers.CharField()
     criteria = serializers.ListField(child=serializers.CharField())
     scale = serializers.ListField(child=serializers.IntegerField())
+    rubric = serializers.DictField(
+        allow_null=True,
+        help_text='Rubric tasks: {"criteria": [{"name", "description", "anchors"}], "scale": '
+        '[lo, hi], "anchors"}: the written anchor of each scale point, shared, and a '
+        "criterion's own where it has them (they win). Null for other kinds.",
+    )
     allow_ties = serializers.BooleanField()
     answer_rating_max = serializers.IntegerField()
     review_comment = serializers.CharField(allow_null=True)
@@ -75,6 +81,7 @@ def _labeler_view(assignment: Assignment) -> dict:
     flag, no model names (they bias judgement)."""
     task = assignment.task
     project = task.project
+    rubric = rubric_of_task(task, project=project) if task.kind == TaskKind.RUBRIC else None
     texts = dict(task.completions.values_list("pk", "text"))
     rejected = (
         Annotation.objects.filter(
@@ -105,8 +112,11 @@ def _labeler_view(assignment: Assignment) -> dict:
             "answers": [{"id": pk, "text": texts[pk]} for pk in assignment.display_order],
             # The pages show a gold reference on rubric and pairwise tasks (human evaluation).
             "reference": task.reference if task.kind in SHOWS_REFERENCE else "",
-            "criteria": criteria_for(project) if task.kind == TaskKind.RUBRIC else [],
-            "scale": [project.rubric_scale_min, project.rubric_scale_max],
+            "criteria": rubric.names if rubric else [],
+            "scale": [rubric.scale_min, rubric.scale_max]
+            if rubric
+            else [project.rubric_scale_min, project.rubric_scale_max],
+            "rubric": rubric.as_json() if rubric else None,
             "allow_ties": project.allow_ties,
             "answer_rating_max": project.answer_rating_max,
             "review_comment": review,

@@ -74,6 +74,7 @@ ERROR_NOTHING_TO_SYNTHESIZE = (
 ERROR_SYNTH_COUNTS = "Candidates go from 0 to 20 per prompt; self-instruct from 0 to 10000."
 ERROR_TASK_KIND = "Task kind must be one of: {kinds}."
 ERROR_LIMIT = "The number of tasks must be between 1 and 100000."
+ERROR_GOLD_SHARE = "The gold share is a fraction from 0 to 1 (0.1 makes one task in ten gold)."
 ERROR_THRESHOLD = "The near-duplicate threshold must be between 0.1 and 1."
 ERROR_LLM_MODEL = "Name the LLM model to use (or leave the LLM out)."
 ERROR_PRICE = "Prices are US dollars per million tokens: a number, 0 or more."
@@ -289,7 +290,9 @@ def tasks_create_from_prompts(
     if not 1 <= int(limit) <= 100_000:
         raise PipelineRunError(ERROR_LIMIT)
     share = project.gold_rate if gold_share is None else float(gold_share)
-    params = {"kind": kind, "limit": int(limit), "gold_share": max(0.0, min(1.0, share))}
+    if not 0.0 <= share <= 1.0:
+        raise PipelineRunError(ERROR_GOLD_SHARE)
+    params = {"kind": kind, "limit": int(limit), "gold_share": share}
     return _run_create(
         project=project,
         stage=PipelineStage.TASKS,

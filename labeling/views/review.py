@@ -24,7 +24,7 @@ from labeling.models import (
 )
 from labeling.selectors import project_get_for_user, task_get_for_user
 from labeling.services import review_create
-from labeling.services.payloads import criteria_for
+from labeling.services.rubric import rubric_of_task
 
 REVIEWERS = [Role.REVIEWER]
 LIST_LIMIT = 50
@@ -137,7 +137,7 @@ def _review_context(task: Task) -> dict:
         "answers": answers,
         "rows": rows,
         "columns": columns,
-        "criteria": criteria_for(task.project) if task.kind == TaskKind.RUBRIC else [],
+        "criteria": rubric_of_task(task).names if task.kind == TaskKind.RUBRIC else [],
     }
 
 

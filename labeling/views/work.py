@@ -44,7 +44,7 @@ from labeling.services import (
 )
 from labeling.services.drafts import ERROR_DRAFT_SHAPE, DraftError, draft_save, draft_too_large
 from labeling.services.leases import assignment_release
-from labeling.services.payloads import criteria_for
+from labeling.services.rubric import rubric_of_task
 
 WORKERS = [Role.LABELER]  # reviewers and researchers may label too (roles imply)
 LETTERS = string.ascii_uppercase
@@ -102,9 +102,7 @@ def _work_context(assignment: Assignment | None, *, project: Project, task: Task
             .values_list("comment", flat=True)
             .first()
         )
-    descriptions = {
-        c["name"]: c.get("description", "") for c in project.rubric or [] if isinstance(c, dict)
-    }
+    rubric = rubric_of_task(task, project=project) if task.kind == TaskKind.RUBRIC else None
     active = assignment.status == AssignmentStatus.ACTIVE
     # An expired claim may still be submitted while a slot is free (annotation_submit says
     # why not otherwise), so its page keeps the work area, the draft and the submit button.
@@ -147,11 +145,20 @@ def _work_context(assignment: Assignment | None, *, project: Project, task: Task
         "turns": [dict(m, last_user=(i == last_user)) for i, m in enumerate(messages)],
         "answers": answers,
         "draft": answers[0] if task.kind == TaskKind.DEMONSTRATION and answers else None,
+        # The task's own rubric (an eval run's judge criteria) or the project's; each point
+        # with its written anchor, shown as the labeler focuses or picks it.
         "criteria": [
-            {"name": name, "description": descriptions.get(name, "")}
-            for name in criteria_for(project)
-        ],
-        "scale": list(range(project.rubric_scale_min, project.rubric_scale_max + 1)),
+            {
+                "name": c.name,
+                "description": c.description,
+                "points": [{"value": p, "anchor": rubric.anchor(c, p)} for p in rubric.points],
+            }
+            for c in rubric.criteria
+        ]
+        if rubric
+        else [],
+        "scale": rubric.points if rubric else [],
+        "scale_anchors": sorted(rubric.anchors.items()) if rubric else [],
         "ratings": list(range(1, project.answer_rating_max + 1)),
         "flags": Flag.choices,
         "slots": list(range(1, len(answers) + 1)),
