@@ -50,6 +50,7 @@ class JudgeTemplateSerializer(serializers.ModelSerializer):
             "system_prompt",
             "prompt",
             "dimensions",
+            "rubric",
             "score_min",
             "score_max",
             "version",
@@ -192,6 +193,14 @@ class JudgeTemplateCreateSerializer(serializers.Serializer):
     uses_reference = serializers.BooleanField(required=False, default=False)
     multi_turn = serializers.BooleanField(required=False, default=False)
     dimensions = serializers.DictField(required=False, default=dict)
+    rubric = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text='{"criteria": [{"name", "description", "anchors"}], "anchors": {"1": ...}} '
+        "on the template's scale; filled into {rubric} and shown to human raters.",
+    )
+    score_min = serializers.IntegerField(required=False, default=1)
+    score_max = serializers.IntegerField(required=False, default=10)
 
 
 class JudgeConfigCreateSerializer(serializers.Serializer):
@@ -200,7 +209,10 @@ class JudgeConfigCreateSerializer(serializers.Serializer):
     base_url = serializers.URLField()
     model = serializers.CharField(max_length=200)
     family = serializers.ChoiceField(
-        choices=["pairwise", "single", "multidimensional"], required=False, default="pairwise"
+        choices=["pairwise", "single", "multidimensional", "rubric"],
+        required=False,
+        default="pairwise",
+        help_text="Built-in templates; rubric grades by the project's own rubric and anchors.",
     )
     template = serializers.IntegerField(required=False, allow_null=True, default=None)
     reference_template = serializers.IntegerField(required=False, allow_null=True, default=None)

@@ -16,6 +16,7 @@ from labeling.models import (
     TaskCompletion,
 )
 from labeling.services import lease_expire_due
+from labeling.services.rubric import RubricError, rubric_clean
 
 
 class MembershipInline(admin.TabularInline):
@@ -24,8 +25,35 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class ProjectAdminForm(forms.ModelForm):
+    """The rubric is checked by the same rule as the API's (labeling.services.rubric) and
+    stored in its normal form. ModelAdmin supplies the model and fields."""
+
+    def clean(self):
+        data = super().clean()
+        fields = ["rubric", "rubric_anchors", "rubric_scale_min", "rubric_scale_max"]
+        if any(name in self.errors for name in fields):
+            return data
+        try:
+            rubric = rubric_clean(
+                criteria=data.get("rubric"),
+                anchors=data.get("rubric_anchors"),
+                scale_min=data.get("rubric_scale_min"),
+                scale_max=data.get("rubric_scale_max"),
+            )
+        except RubricError as error:
+            field = {"anchors": "rubric_anchors", "scale": "rubric_scale_max"}.get(
+                error.part, "rubric"
+            )
+            raise forms.ValidationError({field: str(error)}) from None
+        stored = rubric.as_json()
+        data["rubric"], data["rubric_anchors"] = stored["criteria"], stored["anchors"]
+        return data
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    form = ProjectAdminForm
     list_display = ["name", "slug", "overlap", "claim_timeout_minutes", "gold_rate", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

@@ -135,6 +135,54 @@ _MULTIDIM_PROMPT = """[Category]
 {answer}
 [The end of the assistant's answer]"""
 
+# The multidimensional judge's rules above, as the written anchors human raters see.
+MULTIDIM_ANCHORS = {
+    "1": "irrelevant or harmful",
+    "2": "irrelevant or harmful",
+    "4": "the most an answer that is wrong on the facts or the result can score",
+    "8": "as good as the reference answer",
+    "9": "clearly better than the reference answer",
+    "10": "clearly better than the reference answer",
+}
+
+_RUBRIC_SYSTEM = (
+    "You are an impartial grader. Grade the AI assistant's answer to the user's question on "
+    "each criterion of the rubric, and overall, using only the whole numbers of its scale. "
+    "The written anchor of a point says what an answer at that point looks like: pick the "
+    "point whose anchor fits the answer best, between two anchors when it falls between "
+    "them. Length, style and the assistant's confidence must not sway you. Reason briefly, "
+    "criterion by criterion, and only then give the scores as one JSON object on the last "
+    'line, with a score per criterion and "overall", for example {"helpfulness": 4, '
+    '"overall": 4}.'
+)
+_RUBRIC_REF_SYSTEM = (
+    _RUBRIC_SYSTEM
+    + " A reference answer is given: check the answer against it and weigh correctness first."
+)
+_RUBRIC_PROMPT = """[Rubric]
+{rubric}
+
+[User question]
+{question}
+
+[The start of the assistant's answer]
+{answer}
+[The end of the assistant's answer]"""
+
+_RUBRIC_REF_PROMPT = """[Rubric]
+{rubric}
+
+[User question]
+{question}
+
+[The start of the reference answer]
+{reference}
+[The end of the reference answer]
+
+[The start of the assistant's answer]
+{answer}
+[The end of the assistant's answer]"""
+
 # Per category a set of dimensions (AlignBench's idea: what "good" means depends on the task).
 MULTIDIM_DIMENSIONS = {
     "default": ["correctness", "helpfulness", "clarity"],
@@ -159,6 +207,7 @@ class BuiltinTemplate:
     uses_reference: bool = False
     multi_turn: bool = False
     dimensions: dict[str, list[str]] = field(default_factory=dict)
+    rubric: dict = field(default_factory=dict)
 
 
 BUILTIN_TEMPLATES: tuple[BuiltinTemplate, ...] = (
@@ -222,8 +271,16 @@ BUILTIN_TEMPLATES: tuple[BuiltinTemplate, ...] = (
         _MULTIDIM_PROMPT,
         uses_reference=True,
         dimensions=MULTIDIM_DIMENSIONS,
+        rubric={"anchors": MULTIDIM_ANCHORS},
     ),
 )
+
+# The rubric judge grades by a project's own rubric: its templates are made per project from
+# these texts (evaluation.services.configs.judge_templates_from_rubric).
+RUBRIC_TEMPLATES = {
+    "rubric": (_RUBRIC_SYSTEM, _RUBRIC_PROMPT, False),
+    "rubric-reference": (_RUBRIC_REF_SYSTEM, _RUBRIC_REF_PROMPT, True),
+}
 
 # (kind) -> names of (plain, reference, multi-turn, multi-turn reference)
 FAMILIES = {

@@ -18,15 +18,20 @@ VARIABLES = {
     "reference_conversation": "the conversation with the reference answers",
     "category": "the question's category",
     "dimensions": "the dimensions to grade for the question's category, one per line",
+    "rubric": "the template's rubric: the scale, each criterion and the anchor of each point",
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
-def template_version(*, system_prompt: str, prompt: str, parser: str, dimensions: dict) -> str:
-    """A hash of everything that makes the template mean what it means."""
+def template_version(
+    *, system_prompt: str, prompt: str, parser: str, dimensions: dict, rubric: dict | None = None
+) -> str:
+    """A hash of everything that makes the template mean what it means. A template without a
+    rubric hashes as before rubrics existed, so its cached judgments stay valid."""
     import json
 
-    blob = json.dumps([system_prompt, prompt, parser, dimensions], sort_keys=True)
+    parts = [system_prompt, prompt, parser, dimensions] + ([rubric] if rubric else [])
+    blob = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -39,6 +39,10 @@ class JudgeTemplate(models.Model):
     prompt = models.TextField()
     # For the rule-calibrated multi-dimensional template: {category: [dimension, ...]}.
     dimensions = models.JSONField(default=dict, blank=True)
+    # A rubric judge's criteria and anchors, filled into `{rubric}` and shown to human raters
+    # of the run: {"criteria": [{"name", "description", "anchors"}], "anchors": {"1": ...}}
+    # on the scale score_min..score_max (see labeling.services.rubric).
+    rubric = models.JSONField(default=dict, blank=True)
     score_min = models.FloatField(default=1)
     score_max = models.FloatField(default=10)
     version = models.CharField(max_length=16, db_index=True, help_text="Hash of the text.")

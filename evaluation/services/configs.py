@@ -6,10 +6,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from evaluation.errors import EvaluationError
-from evaluation.judging.builtin import BUILTIN_TEMPLATES, FAMILIES
+from evaluation.judging.builtin import BUILTIN_TEMPLATES, FAMILIES, RUBRIC_TEMPLATES
 from evaluation.judging.prompts import template_version, unknown_variables
 from evaluation.models import JudgeConfig, JudgeTemplate, TemplateKind, TemplateParser
 from labeling.models import Project
+from labeling.services.rubric import RubricError, rubric_clean
 
 ERROR_UNKNOWN_VARIABLE = "Unknown template variable(s): {names}. Known: {known}."
 ERROR_PARSER = "Unknown parser {parser!r}; use verdict, rating or json."
@@ -17,7 +18,16 @@ ERROR_KIND_PARSER = (
     "A pairwise template needs the verdict parser; single grading needs rating or json."
 )
 ERROR_NO_BUILTIN = "No built-in template named {name!r}."
-ERROR_FAMILY = "Unknown template family {family!r}; use pairwise, single or multidimensional."
+ERROR_FAMILY = (
+    "Unknown template family {family!r}; use pairwise, single, multidimensional or rubric."
+)
+ERROR_SCORE_RANGE = "The score range must run from a lower to a higher number; got {lo} to {hi}."
+ERROR_RUBRIC = "The judge's rubric: {message}"
+ERROR_RUBRIC_KIND = "Only a single-grading template can have a rubric."
+ERROR_NO_RUBRIC = (
+    "The project has no rubric criteria yet: write them (with an anchor for the scale's "
+    "points) in the project's rubric before making a rubric judge."
+)
 ERROR_TRIALS = "Trials must be between 1 and 20."
 ERROR_CONCURRENCY = "Concurrency must be between 1 and 256."
 ERROR_MIXED_KINDS = "All templates of a judge config must be of one kind (pairwise or single)."
@@ -36,11 +46,15 @@ def judge_template_create(
     uses_reference: bool = False,
     multi_turn: bool = False,
     dimensions: dict[str, list[str]] | None = None,
+    rubric: dict | None = None,
     score_min: float = 1,
     score_max: float = 10,
     builtin: bool = False,
 ) -> JudgeTemplate:
-    """A template row; the same text again returns the existing row (same version)."""
+    """A template row; the same text again returns the existing row (same version).
+
+    `rubric` ({"criteria": [...], "anchors": {...}}, see labeling.services.rubric) is checked
+    on the template's scale and filled into `{rubric}`; raters of the run see it too."""
     from evaluation.judging.prompts import VARIABLES
 
     if parser not in TemplateParser.values:
@@ -52,9 +66,29 @@ def judge_template_create(
         raise EvaluationError(
             ERROR_UNKNOWN_VARIABLE.format(names=", ".join(unknown), known=", ".join(VARIABLES))
         )
+    if not score_min < score_max:
+        raise EvaluationError(ERROR_SCORE_RANGE.format(lo=score_min, hi=score_max))
     dimensions = dict(dimensions or {})
+    if rubric:
+        if kind != TemplateKind.SINGLE:
+            raise EvaluationError(ERROR_RUBRIC_KIND)
+        try:
+            checked = rubric_clean(
+                criteria=rubric.get("criteria"),
+                anchors=rubric.get("anchors"),
+                scale_min=score_min,
+                scale_max=score_max,
+            ).as_json()
+        except RubricError as error:
+            raise EvaluationError(ERROR_RUBRIC.format(message=error)) from None
+        rubric = {"criteria": checked["criteria"], "anchors": checked["anchors"]}
+    rubric = rubric or {}
     version = template_version(
-        system_prompt=system_prompt, prompt=prompt, parser=parser, dimensions=dimensions
+        system_prompt=system_prompt,
+        prompt=prompt,
+        parser=parser,
+        dimensions=dimensions,
+        rubric=rubric,
     )
     existing = JudgeTemplate.objects.filter(project=project, name=name, version=version).first()
     if existing is not None:
@@ -71,6 +105,7 @@ def judge_template_create(
                 uses_reference=uses_reference,
                 multi_turn=multi_turn,
                 dimensions=dimensions,
+                rubric=rubric,
                 score_min=score_min,
                 score_max=score_max,
                 version=version,
@@ -94,9 +129,36 @@ def judge_template_builtin(*, name: str) -> JudgeTemplate:
                 uses_reference=spec.uses_reference,
                 multi_turn=spec.multi_turn,
                 dimensions=spec.dimensions,
+                rubric=spec.rubric,
                 builtin=True,
             )
     raise EvaluationError(ERROR_NO_BUILTIN.format(name=name))
+
+
+def judge_templates_from_rubric(*, project: Project) -> tuple[JudgeTemplate, JudgeTemplate]:
+    """The rubric judge of the project as its rubric stands now: a plain and a
+    with-reference template that grade each criterion on the project's scale with its
+    written anchors. A later change of the rubric makes new versions; runs keep theirs."""
+    if not project.rubric:
+        raise EvaluationError(ERROR_NO_RUBRIC)
+    rubric = {"criteria": project.rubric, "anchors": project.rubric_anchors}
+    made = []
+    for name, (system_prompt, prompt, uses_reference) in RUBRIC_TEMPLATES.items():
+        made.append(
+            judge_template_create(
+                project=project,
+                name=name,
+                kind=TemplateKind.SINGLE,
+                parser=TemplateParser.JSON,
+                prompt=prompt,
+                system_prompt=system_prompt,
+                uses_reference=uses_reference,
+                rubric=rubric,
+                score_min=project.rubric_scale_min,
+                score_max=project.rubric_scale_max,
+            )
+        )
+    return made[0], made[1]
 
 
 @transaction.atomic
@@ -124,11 +186,14 @@ def judge_config_create(
     created_by: AbstractBaseUser | None = None,
 ) -> JudgeConfig:
     """A judge config. Give explicit templates, or a built-in `family` (pairwise, single,
-    multidimensional) whose plain / reference / multi-turn variants are filled in."""
+    multidimensional) whose plain / reference / multi-turn variants are filled in, or
+    `rubric`: the project's own rubric with its anchors."""
     if not 1 <= trials <= 20:
         raise EvaluationError(ERROR_TRIALS)
     if not 1 <= max_concurrency <= 256:
         raise EvaluationError(ERROR_CONCURRENCY)
+    if template is None and family == "rubric":
+        template, reference_template = judge_templates_from_rubric(project=project)
     if template is None:
         if family not in FAMILIES:
             raise EvaluationError(ERROR_FAMILY.format(family=family))

@@ -3,10 +3,11 @@ the raters' submitted answers come back as judgments of rater group ``human``.
 
 Pairwise runs give pairwise tasks with the same two answers (model names are kept on the
 completions but never shown; the labeling claim shuffles the order per rater and records it).
-Single-grading runs give rubric tasks, one answer each. Both kinds carry the gold reference
-when the question has one, as the judge's with-reference templates do. The project's rubric
-criteria are averaged and mapped linearly onto the judge's scale so that scores compare on one
-scale.
+Single-grading runs give rubric tasks, one answer each, that carry the judge's own rubric for
+the item (the criteria or dimensions it graded, its overall score, its scale and the written
+anchors it read; see evaluation.judging.rubric), so a rater's overall score and the judge's
+are on one scale. Both kinds carry the gold reference when the question has one, as the
+judge's with-reference templates do.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from evaluation.errors import EvaluationError
+from evaluation.judging.rubric import OVERALL, template_rubric
 from evaluation.models import (
     CandidateAnswer,
     EvalItem,
@@ -27,6 +29,7 @@ from evaluation.models import (
     RunMode,
 )
 from evaluation.services.judgments import judgment_record
+from evaluation.services.runner import run_templates, template_for
 from labeling.exports.rows import EVALUATION_PROMPT_SOURCE, EVALUATION_SOURCE_APP
 from labeling.models import Annotation, AnnotationStatus, Task, TaskKind
 from labeling.services import completion_bulk_create, prompt_bulk_create, task_bulk_create
@@ -79,6 +82,7 @@ def human_tasks_create(*, run: EvalRun, overlap: int = DEFAULT_OVERLAP) -> list[
         for a in CandidateAnswer.objects.filter(question_id__in=question_pks)
     }
     single = run.mode == RunMode.SINGLE
+    templates = run_templates(run) if single else {}
     prompts = prompt_bulk_create(
         project=project,
         prompts=[
@@ -114,6 +118,16 @@ def human_tasks_create(*, run: EvalRun, overlap: int = DEFAULT_OVERLAP) -> list[
     tasks = []
     for index, (item, prompt) in enumerate(zip(items, prompts, strict=True)):
         mine = completions[index * per_item : (index + 1) * per_item]
+        rubric, version = {}, ""
+        if single:
+            # The template that judged this item, as the runner chose it.
+            template = template_for(
+                templates,
+                turn=item.turn,
+                has_ref=bool(item.question.reference_for(item.turn)),
+            )
+            rubric = template_rubric(template, category=item.question.category).as_json()
+            version = template.version
         tasks.append(
             {
                 "kind": TaskKind.RUBRIC if single else TaskKind.PAIRWISE,
@@ -122,12 +136,14 @@ def human_tasks_create(*, run: EvalRun, overlap: int = DEFAULT_OVERLAP) -> list[
                 "required_annotations": overlap,
                 # The judge's pairwise-with-reference template shows the reference too.
                 "reference": item.question.reference_for(item.turn),
+                "rubric": rubric,
                 "source": {"app": SOURCE_APP, "run": run.pk, "item": item.pk},
                 "meta": {
                     "question_id": item.question.question_id,
                     "category": item.question.category,
                     "turn": item.turn,
                     "models": [c.model_name for c in mine],
+                    **({"judge_template": version} if version else {}),
                 },
             }
         )
@@ -215,14 +231,21 @@ def human_judgments_collect(*, run: EvalRun) -> Collected:
             scores = annotation.payload.get("scores", {}).get(str(ordered[0].completion_id), {})
             if not scores:
                 continue
-            mean = sum(scores.values()) / len(scores)
-            score = _rescale(
-                mean,
-                project.rubric_scale_min,
-                project.rubric_scale_max,
-                judge_lo,
-                judge_hi,
-            )
+            dimensions = {k: float(v) for k, v in scores.items() if k != OVERALL}
+            if task.rubric:
+                # The judge's criteria and scale: the rater's overall is the score.
+                score = scores.get(OVERALL, sum(scores.values()) / len(scores))
+            else:
+                # Tasks made before they carried the judge's rubric were scored by the
+                # project's: their mean, mapped linearly onto the judge's scale.
+                mean = sum(scores.values()) / len(scores)
+                score = _rescale(
+                    mean,
+                    project.rubric_scale_min,
+                    project.rubric_scale_max,
+                    judge_lo,
+                    judge_hi,
+                )
             judgment = judgment_record(
                 run=run,
                 question_id=item.question.question_id,
@@ -231,6 +254,7 @@ def human_judgments_collect(*, run: EvalRun) -> Collected:
                 rater=annotation.annotator.get_username(),
                 rater_group=RaterGroup.HUMAN,
                 score=round(score, 4),
+                dimension_scores=dimensions,
                 raw_output=json.dumps(
                     {"scores": scores, "rationale": rationale, "template": template.get("name")},
                     ensure_ascii=False,

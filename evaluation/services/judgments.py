@@ -32,6 +32,7 @@ def judgment_record(
     order: str = "",
     trial: int = 0,
     raw_output: str = "",
+    dimension_scores: dict[str, float] | None = None,
 ) -> Judgment:
     """Record (or replace) one rater's verdict on an item of the run."""
     if rater == run.config_snapshot.get("model"):
@@ -69,6 +70,7 @@ def judgment_record(
             "verdict": verdict,
             "winner": winner,
             "score": score,
+            "dimension_scores": dict(dimension_scores or {}),
             "raw_output": raw_output,
         },
     )

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from evaluation.judging.parsing import parse
 from evaluation.judging.prompts import conversation, render
+from evaluation.judging.rubric import rubric_text, template_rubric
 from evaluation.models import (
     CandidateAnswer,
     EvalItem,
@@ -81,7 +82,26 @@ class Outcome:
     cached: bool = False
 
 
-def _template_for(templates: dict[str, JudgeTemplate | None], *, turn: int, has_ref: bool):
+def run_templates(run: EvalRun) -> dict[str, JudgeTemplate | None]:
+    """The run's judge templates as its config snapshot names them (templates are immutable,
+    so these are the very texts it was started with)."""
+    snap = run.config_snapshot
+    ids = {
+        k: (snap.get(k) or {}).get("id")
+        for k in (
+            "template",
+            "reference_template",
+            "multi_turn_template",
+            "multi_turn_reference_template",
+        )
+    }
+    by_id = JudgeTemplate.objects.in_bulk([i for i in ids.values() if i])
+    return {k: by_id.get(i) if i else None for k, i in ids.items()}
+
+
+def template_for(templates: dict[str, JudgeTemplate | None], *, turn: int, has_ref: bool):
+    """The template that judges a turn: the multi-turn variants after turn 1, the reference
+    ones when the question has a gold answer."""
     plain, ref = templates["template"], templates["reference_template"]
     mt, mt_ref = templates["multi_turn_template"], templates["multi_turn_reference_template"]
     if turn > 1:
@@ -104,6 +124,7 @@ def _values(item: EvalItem, question, first: list[str], second: list[str] | None
         "reference_conversation": conversation(user_turns, reference, label="Reference answer"),
         "category": question.category or "general",
         "dimensions": "",
+        "rubric": "",
     }
     if second is None:
         values["answer"] = first[turn - 1]
@@ -127,17 +148,7 @@ def iter_calls(run: EvalRun) -> Iterator[Call]:
     """Every call the run needs, in a stable order, one at a time: the first ones are sent
     while the rest are still being rendered."""
     snap = run.config_snapshot
-    ids = {
-        k: (snap.get(k) or {}).get("id")
-        for k in (
-            "template",
-            "reference_template",
-            "multi_turn_template",
-            "multi_turn_reference_template",
-        )
-    }
-    by_id = JudgeTemplate.objects.in_bulk([i for i in ids.values() if i])
-    templates = {k: by_id.get(i) if i else None for k, i in ids.items()}
+    templates = run_templates(run)
     models = [*run.candidate_models, *([run.baseline] if run.baseline else [])]
     answers = {
         (a.question_id, a.model): a.turns
@@ -154,7 +165,7 @@ def iter_calls(run: EvalRun) -> Iterator[Call]:
     for item in run.items.select_related("question").order_by("id"):
         question = item.question
         has_ref = bool(question.reference_for(item.turn))
-        template = _template_for(templates, turn=item.turn, has_ref=has_ref)
+        template = template_for(templates, turn=item.turn, has_ref=has_ref)
         dims = (
             template.dimensions.get(question.category) or template.dimensions.get("default") or []
         )
@@ -170,6 +181,10 @@ def iter_calls(run: EvalRun) -> Iterator[Call]:
                 answers[(question.pk, second)] if second else None,
             )
             values["dimensions"] = "\n".join(f"- {d}" for d in dims)
+            if not pairwise:
+                values["rubric"] = rubric_text(
+                    template_rubric(template, category=question.category)
+                )
             messages = []
             if template.system_prompt:
                 messages.append(

@@ -6,6 +6,7 @@ from labeling.api.projects import (
     me,
     project_completions,
     project_prompts,
+    project_rubric,
     project_tasks,
 )
 from labeling.api.review import (
@@ -27,6 +28,7 @@ __all__ = [
     "project_completions",
     "project_prompts",
     "project_quality_view",
+    "project_rubric",
     "project_tasks",
     "task_heartbeat",
     "task_quality_view",

@@ -28,6 +28,7 @@ from labeling.services import (
     prompt_bulk_create,
     task_bulk_create,
 )
+from labeling.services.rubric import project_rubric_set
 
 REVIEWERS = [Role.REVIEWER]
 RESEARCHERS = [Role.RESEARCHER]
@@ -52,6 +53,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "claim_timeout_minutes",
             "allow_ties",
             "rubric",
+            "rubric_anchors",
             "rubric_scale_min",
             "rubric_scale_max",
             "answer_rating_max",
@@ -207,6 +209,11 @@ class TaskInSerializer(serializers.Serializer):
     is_gold = serializers.BooleanField(required=False)
     gold_answer = serializers.JSONField(required=False, allow_null=True)
     reference = serializers.CharField(required=False, allow_blank=True)
+    rubric = serializers.DictField(
+        required=False,
+        help_text='A rubric task\'s own rubric {"criteria": [...], "scale": [lo, hi], '
+        '"anchors": {...}}; without it the project\'s applies.',
+    )
     source = serializers.DictField(required=False)
     meta = serializers.DictField(required=False)
 
@@ -236,6 +243,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "is_gold",
             "gold_answer",
             "reference",
+            "rubric",
             "source",
             "meta",
             "created_at",
@@ -279,3 +287,52 @@ def project_tasks(request: Request, pk: int) -> Response:
     created = task_bulk_create(project=project, tasks=body.validated_data["tasks"])
     tasks = Task.objects.filter(pk__in=[t.pk for t in created]).prefetch_related("task_completions")
     return Response(TaskSerializer(tasks, many=True).data, status=status.HTTP_201_CREATED)
+
+
+# --- the rubric (researchers) --------------------------------------------------------------
+
+
+class RubricSerializer(serializers.Serializer):
+    criteria = serializers.JSONField(
+        help_text='[{"name": "helpfulness", "description": "...", "anchors": {"1": "..."}}]; '
+        "a criterion's own anchors replace the shared ones for those points."
+    )
+    anchors = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text='The written anchor of each scale point, shared by every criterion: {"1": '
+        '"ignores the question", "3": "partly answers", "5": "fully answers, no errors"}.',
+    )
+    scale_min = serializers.IntegerField()
+    scale_max = serializers.IntegerField()
+
+
+@extend_schema(
+    methods=["GET"],
+    responses=RubricSerializer,
+    description="The project's rubric: criteria, scale and the anchor of each point (members).",
+)
+@extend_schema(
+    methods=["PUT"],
+    request=RubricSerializer,
+    responses=RubricSerializer,
+    description="Replace the project's rubric (researchers); an invalid one is refused with a "
+    "message saying what to fix.",
+)
+@api_view(["GET", "PUT"])
+def project_rubric(request: Request, pk: int) -> Response:
+    if request.method == "PUT":
+        project = project_get_for_user(user=request.user, project_id=pk, roles=RESEARCHERS)
+        body = RubricSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        project = project_rubric_set(project=project, **body.validated_data)
+    else:
+        project = project_get_for_user(user=request.user, project_id=pk)
+    return Response(
+        {
+            "criteria": project.rubric,
+            "anchors": project.rubric_anchors,
+            "scale_min": project.rubric_scale_min,
+            "scale_max": project.rubric_scale_max,
+        }
+    )

@@ -12,7 +12,7 @@ from flywheel.errors import DomainError
 from labeling.exports.build import snapshot_build, snapshot_create
 from labeling.models import Annotation, DatasetSnapshot, Project, Task, TaskKind
 from labeling.services import annotation_submit, assignment_claim
-from labeling.services.payloads import criteria_for
+from labeling.services.rubric import rubric_of_task
 
 SFT_NAME = "Demo SFT (demonstrations, gold, best ranked)"
 PREFERENCE_NAME = "Demo preferences (rankings, pairwise, edits)"
@@ -47,8 +47,9 @@ def _answer_for(project: Project, task: Task, order: list[int]) -> dict[str, Any
                 "draft_completion": order[0],
             }
         return {"text": "A demonstration written by the demo reviewer.", "draft_completion": None}
-    middle = (project.rubric_scale_min + project.rubric_scale_max) // 2
-    return {"scores": {str(i): {c: middle for c in criteria_for(project)} for i in order}}
+    rubric = rubric_of_task(task)
+    middle = (rubric.scale_min + rubric.scale_max) // 2
+    return {"scores": {str(i): {c: middle for c in rubric.names} for i in order}}
 
 
 def _answer_some(project: Project, user: AbstractBaseUser) -> int:

@@ -35,10 +35,18 @@ class Project(models.Model):
         default=0.0, help_text="Share of claims that hand out a gold task (0 to 1)."
     )
     allow_ties = models.BooleanField(default=True, help_text="Rankings may put answers level.")
+    # Checked by labeling.services.rubric (the admin form, the API and project_rubric_set).
     rubric = models.JSONField(
         default=list,
         blank=True,
-        help_text='Criteria for rubric tasks: [{"name": "correctness", "description": "..."}].',
+        help_text='Criteria for rubric tasks: [{"name": "correctness", "description": "...", '
+        '"anchors": {"1": "..."}}]; a criterion\'s own anchors replace the shared ones.',
+    )
+    rubric_anchors = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='A written anchor per scale point, shared by the criteria: {"1": "ignores '
+        'the question", "3": "partly answers", "5": "fully answers, no errors"}.',
     )
     rubric_scale_min = models.SmallIntegerField(default=1)
     rubric_scale_max = models.SmallIntegerField(default=5)
@@ -71,10 +79,6 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def rubric_criteria(self) -> list[str]:
-        return [c["name"] if isinstance(c, dict) else str(c) for c in self.rubric or []]
 
 
 class Membership(models.Model):

@@ -39,6 +39,10 @@ class Task(models.Model):
     # labeling.services.payloads); for rubric tasks, `reference` is the gold reference answer.
     gold_answer = models.JSONField(null=True, blank=True)
     reference = models.TextField(blank=True, help_text="A gold reference answer to score against.")
+    # A rubric task's own rubric {"criteria", "scale": [lo, hi], "anchors"} (see
+    # labeling.services.rubric); empty means the project's. Tasks from an eval run carry the
+    # judge's criteria and scale here so that humans and the judge grade alike.
+    rubric = models.JSONField(default=dict, blank=True)
     # Generic link back to whatever made the task (an evaluation run, a training job);
     # labeling never imports those apps, so the link is plain data.
     source = models.JSONField(default=dict, blank=True)

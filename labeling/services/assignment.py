@@ -39,6 +39,7 @@ from labeling.models import (
 )
 from labeling.services.drafts import draft_clear
 from labeling.services.payloads import answer_clean, gold_check
+from labeling.services.rubric import rubric_of_task
 
 ERROR_NOT_CLAIMED = "You have not claimed task {task}; claim a task first."
 ERROR_LEASE_EXPIRED = "Your claim on task {task} expired at {expired}; claim a task again."
@@ -357,6 +358,7 @@ def annotation_submit(
         completion_texts=texts,
         data=data,
         display_order=shown,
+        rubric=rubric_of_task(task) if task.kind == TaskKind.RUBRIC else None,
     )
     with transaction.atomic():
         existing = Annotation.objects.select_for_update().filter(task=task, annotator=user).first()

@@ -13,6 +13,7 @@ from typing import Any
 
 from flywheel.errors import DomainError
 from labeling.models import Flag, Project, TaskKind
+from labeling.services.rubric import Rubric, rubric_of_project
 
 ERROR_NOT_A_DICT = "The answer must be a JSON object."
 ERROR_TEXT_REQUIRED = "Write the answer: `text` must not be empty."
@@ -34,7 +35,7 @@ ERROR_STRENGTH = (
 ERROR_SCORES_SHAPE = "`scores` must map each answer id to {{criterion: score}}."
 ERROR_SCORES_MISSING = "Score every answer on every criterion; missing: {missing}."
 ERROR_SCORE_RANGE = "Score {score!r} for {criterion!r} is off the scale {lo} to {hi}."
-ERROR_CRITERION_UNKNOWN = "Unknown criterion {criterion!r}; this project scores {criteria}."
+ERROR_CRITERION_UNKNOWN = "Unknown criterion {criterion!r}; this task scores {criteria}."
 ERROR_FLAG_UNKNOWN = "Unknown flag {flag!r}; use {flags}."
 ERROR_ANSWER_UNKNOWN = (
     "{what} names answer {id!r}, which is not one of this task's answers ({ids})."
@@ -45,7 +46,6 @@ ERROR_TIME = "`time_spent_ms` must be a whole number of milliseconds, 0 or more.
 
 CHOICES = ("a", "b", "tie", "both_bad")
 STRENGTHS = (1, 2, 3)
-DEFAULT_CRITERION = "overall"
 
 
 class PayloadError(DomainError):
@@ -59,10 +59,6 @@ class CleanAnswer:
     ratings: dict[str, int] = field(default_factory=dict)
     none_acceptable: bool = False
     time_spent_ms: int = 0
-
-
-def criteria_for(project: Project) -> list[str]:
-    return project.rubric_criteria or [DEFAULT_CRITERION]
 
 
 def _as_id(value: Any, ids: Sequence[int], what: str) -> int:
@@ -85,8 +81,12 @@ def answer_clean(
     completion_texts: Mapping[int, str],
     data: Any,
     display_order: Sequence[int] | None = None,
+    rubric: Rubric | None = None,
 ) -> CleanAnswer:
     """Check a submitted answer against its task and project; return its normal form.
+
+    Rubric scores are checked against `rubric` (the task's, see rubric_of_task), by default
+    the project's.
 
     A pairwise "a"/"b" means the first/second answer as the labeler saw it (`display_order`,
     the labeler's shuffled order); the normal form names the winner by completion id and
@@ -109,7 +109,7 @@ def answer_clean(
         shown = list(display_order or [])
         payload = _pairwise(data, ids, shown if sorted(shown) == sorted(ids) else ids)
     else:
-        payload = {"scores": _rubric(data.get("scores"), ids, project)}
+        payload = {"scores": _rubric(data.get("scores"), ids, rubric or rubric_of_project(project))}
     rationale = data.get("rationale")
     if isinstance(rationale, str) and rationale.strip():
         payload["rationale"] = rationale.strip()
@@ -201,9 +201,9 @@ def _pairwise(data: Mapping, ids: list[int], shown: list[int]) -> dict:
     }
 
 
-def _rubric(value: Any, ids: list[int], project: Project) -> dict[str, dict[str, int]]:
-    criteria = criteria_for(project)
-    lo, hi = project.rubric_scale_min, project.rubric_scale_max
+def _rubric(value: Any, ids: list[int], rubric: Rubric) -> dict[str, dict[str, int]]:
+    criteria = rubric.names
+    lo, hi = rubric.scale_min, rubric.scale_max
     if not isinstance(value, Mapping):
         raise PayloadError(ERROR_SCORES_SHAPE)
     scores: dict[str, dict[str, int]] = {}

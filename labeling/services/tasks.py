@@ -10,6 +10,7 @@ from django.db import transaction
 from flywheel.errors import DomainError
 from labeling.models import Completion, Project, Prompt, Task, TaskCompletion, TaskKind
 from labeling.services.payloads import PayloadError, answer_clean
+from labeling.services.rubric import RubricError, rubric_clean_task, rubric_of_task
 
 ERROR_KIND = "Task {index}: kind must be one of {kinds}."
 ERROR_PROMPT = "Task {index}: prompt {id} does not exist in this project."
@@ -19,6 +20,8 @@ ERROR_DUPLICATE_COMPLETION = "Task {index}: an answer appears twice."
 ERROR_OVERLAP = "Task {index}: `required_annotations` must be between 1 and 100."
 ERROR_GOLD = "Task {index}: the gold answer is not valid: {message}"
 ERROR_GOLD_MISSING = "Task {index}: a gold task needs `gold_answer` (or `reference` for rubric)."
+ERROR_RUBRIC = "Task {index}: {message}"
+ERROR_RUBRIC_KIND = "Task {index}: only rubric tasks carry their own rubric."
 
 # How many answers each kind takes: (least, most).
 ANSWERS = {
@@ -38,7 +41,8 @@ class TaskError(DomainError):
 def task_bulk_create(*, project: Project, tasks: Iterable[Mapping[str, Any]]) -> list[Task]:
     """Create tasks: each {kind, prompt (id), completions: [ids in order],
     required_annotations (default: the project's overlap), is_gold, gold_answer, reference,
-    source, meta}. All or nothing."""
+    rubric (a rubric task's own; see labeling.services.rubric), source, meta}. All or
+    nothing."""
     items = list(tasks)
     prompt_ids = {int(t["prompt"]) for t in items if "prompt" in t}
     prompts = set(
@@ -79,6 +83,23 @@ def task_bulk_create(*, project: Project, tasks: Iterable[Mapping[str, Any]]) ->
         reference = item.get("reference") or ""
         if is_gold and not gold and not reference:
             raise TaskError(ERROR_GOLD_MISSING.format(index=index))
+        try:
+            rubric = rubric_clean_task(item.get("rubric"))
+        except RubricError as error:
+            raise TaskError(ERROR_RUBRIC.format(index=index, message=error)) from None
+        if rubric and kind != TaskKind.RUBRIC:
+            raise TaskError(ERROR_RUBRIC_KIND.format(index=index))
+        task = Task(
+            project=project,
+            prompt_id=prompt_id,
+            kind=kind,
+            required_annotations=required,
+            is_gold=is_gold,
+            reference=reference,
+            rubric=rubric,
+            source=dict(item.get("source") or {}),
+            meta=dict(item.get("meta") or {}),
+        )
         if gold:
             try:
                 gold = answer_clean(
@@ -87,22 +108,12 @@ def task_bulk_create(*, project: Project, tasks: Iterable[Mapping[str, Any]]) ->
                     completion_ids=order,
                     completion_texts={c: completions[c].text for c in order},
                     data=gold,
+                    rubric=rubric_of_task(task) if kind == TaskKind.RUBRIC else None,
                 ).payload
             except PayloadError as error:
                 raise TaskError(ERROR_GOLD.format(index=index, message=error)) from None
-        rows.append(
-            Task(
-                project=project,
-                prompt_id=prompt_id,
-                kind=kind,
-                required_annotations=required,
-                is_gold=is_gold,
-                gold_answer=gold or None,
-                reference=reference,
-                source=dict(item.get("source") or {}),
-                meta=dict(item.get("meta") or {}),
-            )
-        )
+        task.gold_answer = gold or None
+        rows.append(task)
         orders.append(order)
     created = Task.objects.bulk_create(rows, batch_size=BATCH)
     links = [

@@ -136,9 +136,18 @@ def test_new_human_votes_make_a_new_report(project, eval_set, make_config, llm_s
     assert AgreementReport.objects.filter(run=run).count() == 2
 
 
-def test_single_grading_run_gives_rubric_tasks_with_the_reference(
+def _scores(**by_criterion):
+    def choose(task, models, assignment):
+        (cid,) = models
+        return {"scores": {str(cid): dict(by_criterion)}}
+
+    return choose
+
+
+def test_single_grading_run_gives_rubric_tasks_on_the_judges_scale_not_the_projects(
     project, eval_set, make_config, llm_server, raters
 ):
+    # The project's own rubric (1 to 5, two criteria) is not what the judge graded by.
     project.rubric = [{"name": "helpfulness"}, {"name": "honesty"}]
     project.rubric_scale_min, project.rubric_scale_max = 1, 5
     project.save()
@@ -150,26 +159,115 @@ def test_single_grading_run_gives_rubric_tasks_with_the_reference(
     assert {t.kind for t in tasks} == {TaskKind.RUBRIC}
     references = {t.meta["question_id"]: t.reference for t in tasks}
     assert references["4"] == "4" and references["1"] == ""
+    # The rating judge gives one score on 1..10: the raters give the same one.
+    for task in tasks:
+        assert task.rubric["scale"] == [1, 10]
+        assert [c["name"] for c in task.rubric["criteria"]] == ["overall"]
+    # The math questions were judged by the with-reference template, the others not.
+    versions = {t.meta["question_id"]: t.meta["judge_template"] for t in tasks}
+    assert versions["4"] == config.reference_template.version
+    assert versions["1"] == config.template.version
 
-    def rubric(score):
-        def choose(task, models, assignment):
-            (cid,) = models
-            return {"scores": {str(cid): {"helpfulness": score, "honesty": score}}}
+    # A score on the project's criteria is refused: the task asks for the judge's.
+    assignment = assignment_claim(project=project, user=raters[0])
+    (cid,) = [tc.completion_id for tc in assignment.task.task_completions.all()]
+    with pytest.raises(DomainError, match="Unknown criterion 'helpfulness'"):
+        annotation_submit(
+            task=assignment.task, user=raters[0], data={"scores": {str(cid): {"helpfulness": 4}}}
+        )
+    with pytest.raises(DomainError, match="off the scale 1 to 10"):
+        annotation_submit(
+            task=assignment.task, user=raters[0], data={"scores": {str(cid): {"overall": 11}}}
+        )
 
-        return choose
-
-    _answer_all(project, raters[0], rubric(4))
-    _answer_all(project, raters[1], rubric(5))
+    _answer_all(project, raters[0], _scores(overall=4))
+    _answer_all(project, raters[1], _scores(overall=5))
     human_judgments_collect(run=run)
     scores = set(
         Judgment.objects.filter(run=run, rater_group="human").values_list("score", flat=True)
     )
-    # 4 on 1..5 maps to 7.75 on the judge's 1..10; 5 maps to 10.
-    assert scores == {7.75, 10.0}
+    # Same scale as the judge's: no mapping.
+    assert scores == {4.0, 5.0}
     report = agreement_report_build(run=run, group_a="judge", group_b="human").result
     assert report["kind"] == "scores"
-    assert report["scores"]["n"] == 6
-    assert report["scores"]["mean_absolute_difference"] == pytest.approx((0.75 + 3.0) / 2)
+    # The judge's 7 against 4 and 5 on every item.
+    assert report["scores"]["mean_absolute_difference"] == pytest.approx((3.0 + 2.0) / 2)
+
+
+def test_multidimensional_run_gives_tasks_with_the_categorys_dimensions_and_the_anchors(
+    project, eval_set, make_config, llm_server, raters
+):
+    from evaluation.judging.builtin import MULTIDIM_ANCHORS, MULTIDIM_DIMENSIONS
+
+    llm_server.respond_with(lambda r: '{"overall": 6}')
+    config = make_config(family="multidimensional")
+    run = make_run(project, eval_set, config, mode="single", models=["alpha"], baseline="")
+    run = eval_run_execute(run_id=run.pk)
+    tasks = {t.meta["question_id"]: t for t in human_tasks_create(run=run, overlap=1)}
+    for question_id, category in (("1", "writing"), ("4", "math")):
+        rubric = tasks[question_id].rubric
+        names = [c["name"] for c in rubric["criteria"]]
+        assert names == [*MULTIDIM_DIMENSIONS[category], "overall"]
+        assert rubric["scale"] == [1, 10]
+        assert rubric["anchors"] == MULTIDIM_ANCHORS
+
+    math = {name: 5 for name in MULTIDIM_DIMENSIONS["math"]}
+    writing = {name: 8 for name in MULTIDIM_DIMENSIONS["writing"]}
+
+    def choose(task, models, assignment):
+        (cid,) = models
+        scores = dict(math if task.meta["category"] == "math" else writing, overall=7)
+        return {"scores": {str(cid): scores}}
+
+    assert _answer_all(project, raters[0], choose) == 6
+    human_judgments_collect(run=run)
+    human = Judgment.objects.filter(run=run, rater_group="human")
+    # The rater's overall is the score, as the judge's is; the dimensions are kept beside it.
+    assert set(human.values_list("score", flat=True)) == {7.0}
+    math_row = human.get(item__question__question_id="4")
+    assert math_row.dimension_scores == {name: 5.0 for name in MULTIDIM_DIMENSIONS["math"]}
+
+
+def test_rubric_judge_reads_the_projects_anchors_and_raters_score_by_the_same_rubric(
+    client, project, eval_set, make_config, llm_server, raters
+):
+    project.rubric = [
+        {"name": "helpfulness", "description": "Does it answer what was asked?"},
+        {"name": "honesty", "anchors": {"1": "states falsehoods as facts"}},
+    ]
+    project.rubric_anchors = {"1": "ignores the question", "3": "partly answers", "5": "fully"}
+    project.rubric_scale_min, project.rubric_scale_max = 1, 5
+    project.save()
+    llm_server.respond_with(lambda r: '{"helpfulness": 4, "honesty": 5, "overall": 4}')
+    config = make_config(family="rubric")
+    assert config.template.rubric["anchors"] == project.rubric_anchors
+    assert (config.template.score_min, config.template.score_max) == (1, 5)
+    run = make_run(project, eval_set, config, mode="single", models=["alpha"], baseline="")
+    run = eval_run_execute(run_id=run.pk)
+    judged = Judgment.objects.filter(run=run, rater_group="judge")
+    assert judged.count() == 6 and set(judged.values_list("score", flat=True)) == {4.0}
+
+    # The judge read every criterion with its anchors (a criterion's own anchor first).
+    prompt = llm_server.requests[0]["messages"][-1]["content"]
+    assert "Scale: whole numbers from 1 to 5." in prompt
+    assert "- helpfulness: Does it answer what was asked?\n    1 = ignores the question" in prompt
+    assert "- honesty\n    1 = states falsehoods as facts\n    3 = partly answers" in prompt
+    assert "- overall: " in prompt and "{rubric}" not in prompt
+
+    # The raters' tasks carry the very same rubric; the page shows its anchors.
+    tasks = human_tasks_create(run=run, overlap=1)
+    rubric = tasks[0].rubric
+    assert [c["name"] for c in rubric["criteria"]] == ["helpfulness", "honesty", "overall"]
+    assert rubric["scale"] == [1, 5] and rubric["anchors"] == project.rubric_anchors
+    assert client.login(username=raters[0].username, password=PASSWORD)
+    assignment = assignment_claim(project=project, user=raters[0])
+    html = client.get(reverse("labeling:task", args=[assignment.task_id])).content.decode()
+    assert 'data-anchor="states falsehoods as facts"' in html
+    assert 'data-criterion="overall" data-anchor="partly answers"' in html
+    # A later change of the project's rubric makes a new judge version; this run keeps its own.
+    project.rubric_anchors = {"1": "off topic"}
+    project.save()
+    assert make_config(family="rubric").template.pk != config.template.pk
 
 
 def test_tasks_are_made_once_per_run_and_overlap_is_checked(

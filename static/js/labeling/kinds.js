@@ -171,7 +171,60 @@
     },
   };
 
+  // Rubric: one radio row per criterion and answer. A number key scores the row that holds
+  // the focus (or the first unscored row of the focused answer); the row's anchor line says
+  // what the focused, else the picked, point means.
+  function anchorLine(row) {
+    var line = row.querySelector("[data-anchor-line]");
+    if (!line) return;
+    var focused = row.contains(document.activeElement) && document.activeElement.matches("[data-score]") ? document.activeElement : null;
+    var input = focused || row.querySelector("[data-score]:checked");
+    line.textContent = "";
+    if (!input) return;
+    var point = document.createElement("span");
+    point.className = "point";
+    point.textContent = input.value;
+    line.appendChild(point);
+    var text = document.createElement("span");
+    if (input.dataset.anchor) text.textContent = input.dataset.anchor;
+    else { text.className = "hint"; text.textContent = "(no anchor written for this point)"; }
+    line.appendChild(text);
+  }
+  function anchorLines(root) { root.querySelectorAll("[data-rubric-row]").forEach(anchorLine); }
+  function rubricRow(root, card) {
+    var active = document.activeElement;
+    if (active && active.matches && active.matches("[data-score]") && root.contains(active)) return active.closest("[data-rubric-row]");
+    var rows = (card || root).querySelectorAll("[data-rubric-row]");
+    for (var i = 0; i < rows.length; i++) if (!rows[i].querySelector("[data-score]:checked")) return rows[i];
+    return null;
+  }
+
   var rubric = {
+    init: function (root) {
+      ["focusin", "focusout", "change"].forEach(function (type) {
+        root.addEventListener(type, function (event) {
+          var row = event.target.closest && event.target.closest("[data-rubric-row]");
+          // focusout runs before the new element has the focus: look once it has.
+          if (row) setTimeout(function () { anchorLine(row); }, 0);
+        });
+      });
+      anchorLines(root);
+    },
+    key: function (root, event, card) {
+      if (!/^[0-9]$/.test(event.key)) return false;
+      var row = rubricRow(root, card);
+      if (!row) return false;
+      var inputs = row.querySelectorAll("[data-score]");
+      var value = event.key, found = null;
+      inputs.forEach(function (i) { if (i.value === value) found = i; });
+      // 0 is 10 on a scale that has 10 and no 0.
+      if (!found && value === "0") inputs.forEach(function (i) { if (i.value === "10") found = i; });
+      if (!found) return false;
+      found.checked = true;
+      found.focus();
+      anchorLine(row);
+      return true;
+    },
     collect: function (root) {
       var scores = {}, missing = 0;
       root.querySelectorAll("[data-score]").forEach(function (input) {
@@ -194,6 +247,7 @@
         var parts = pair.split("=");
         root.querySelectorAll("[data-score]").forEach(function (i) { if (i.name === parts[0] && i.value === parts[1]) i.checked = true; });
       });
+      anchorLines(root);
     },
   };
 
