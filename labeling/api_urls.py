@@ -45,6 +45,11 @@ urlpatterns = [
         name="api-pipeline-synthesize",
     ),
     path(
+        "projects/<int:pk>/pipeline/structured/",
+        pipeline_api.pipeline_structured,
+        name="api-pipeline-structured",
+    ),
+    path(
         "projects/<int:pk>/pipeline/tasks/", pipeline_api.pipeline_tasks, name="api-pipeline-tasks"
     ),
     path("pipeline/runs/<int:pk>/", pipeline_api.pipeline_run_detail, name="api-pipeline-run"),

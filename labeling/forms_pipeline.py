@@ -12,6 +12,9 @@ from labeling.pipeline.filters import (
     DEFAULT_MIN_TOKENS,
 )
 from labeling.pipeline.formats import FORMATS
+from labeling.pipeline.records import PipelineError
+from labeling.pipeline.structured import FUNCTION_CALLING, LONG_CONTEXT, RAG
+from labeling.pipeline.structured_inputs import input_read
 from labeling.pipeline.synthesis import HEURISTIC_REWRITES
 
 
@@ -209,3 +212,106 @@ STAGE_FORMS = {
     "synthesize": SynthesizeForm,
     "tasks": TasksForm,
 }
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented pattern); cleans to a list."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(MultipleFileField, self).clean(f, initial) for f in files]
+
+
+class StructuredForm(forms.Form):
+    """Structured synthesis: the kind, its input (files or pasted text) and its counts. The
+    input is read here into the lists the service takes; a bad one is an error on its field."""
+
+    kind = forms.ChoiceField(
+        choices=[
+            (LONG_CONTEXT, "Long context: document + question"),
+            (FUNCTION_CALLING, "Function calling: tools + expected call"),
+            (RAG, "RAG: retrieved passages + question"),
+        ],
+        help_text="What to make; the input below is read according to it.",
+    )
+    llm_model = forms.CharField(label="LLM model", help_text="The model that writes the items.")
+    price_prompt_per_mtok = forms.FloatField(
+        required=False,
+        min_value=0,
+        label="Input price (USD per million tokens)",
+        help_text="With the output price, makes the run's cost; empty counts 0.",
+    )
+    price_completion_per_mtok = forms.FloatField(
+        required=False, min_value=0, label="Output price (USD per million tokens)"
+    )
+    files = MultipleFileField(
+        required=False,
+        label="Input files",
+        help_text=(
+            "Long context: text or markdown files, one document each, or a JSONL of "
+            '{"title", "text"}. Function calling: a JSON file of OpenAI tools. RAG: a JSONL '
+            'of {"id", "text", "title"} passages.'
+        ),
+    )
+    text = forms.CharField(
+        required=False,
+        label="Or paste the input",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+        help_text=(
+            "Long context: one document. Function calling: the tools JSON "
+            '([{"type": "function", "function": {"name", "description", "parameters"}}]). '
+            "RAG: JSONL passages, or paragraphs separated by blank lines (ids p1, p2…)."
+        ),
+    )
+    title = forms.CharField(
+        required=False,
+        label="Document title",
+        help_text="Long context, pasted document: its title (else its first line).",
+    )
+    questions_per_document = forms.IntegerField(
+        min_value=1,
+        max_value=20,
+        initial=2,
+        label="Questions per document",
+        help_text="Long context.",
+    )
+    count = forms.IntegerField(
+        min_value=1,
+        max_value=1000,
+        initial=10,
+        label="How many items",
+        help_text="Function calling: requests with their call. RAG: questions.",
+    )
+    passages_per_item = forms.IntegerField(
+        min_value=1,
+        max_value=20,
+        initial=3,
+        label="Passages per question",
+        help_text="RAG: how many retrieved passages each question comes with.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        if kind is None or self.errors:
+            return data
+        files = data.get("files") or []
+        try:
+            data["input"] = input_read(
+                kind,
+                files=[(f.name, f.read()) for f in files],
+                text=data.get("text") or "",
+                title=data.get("title") or "",
+            )
+        except PipelineError as error:
+            self.add_error("files" if files else "text", str(error))
+        data["input_name"] = ", ".join(f.name for f in files)
+        return data

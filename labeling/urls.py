@@ -25,6 +25,11 @@ urlpatterns = [
         name="pipeline_import",
     ),
     path(
+        "projects/<int:pk>/pipeline/structured/",
+        views_pipeline.pipeline_structured,
+        name="pipeline_structured",
+    ),
+    path(
         "projects/<int:pk>/pipeline/<str:stage>/",
         views_pipeline.pipeline_stage,
         name="pipeline_stage",

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from flywheel.errors import DomainError
-from labeling.forms_pipeline import STAGE_FORMS, ImportForm
+from labeling.forms_pipeline import STAGE_FORMS, ImportForm, StructuredForm
 from labeling.models import PipelineRun, Project, Prompt
 from labeling.selectors.access import project_get_for_user
 from labeling.selectors.pipeline import (
@@ -30,6 +30,7 @@ from labeling.services.pipeline import (
     tasks_create_from_prompts,
 )
 from labeling.services.prompts import prompt_restore
+from labeling.services.structured import prompts_synthesize_structured
 
 RUNS_SHOWN = 50
 FILTERED_SHOWN = 50
@@ -49,6 +50,7 @@ def _page(request: HttpRequest, project: Project, forms: dict, status: int = 200
         "runs": list(pipeline_run_list(project=project)[:RUNS_SHOWN]),
         "filtered": list(filtered_prompts(project=project).order_by("-id")[:FILTERED_SHOWN]),
         "import_form": forms.get("import") or ImportForm(),
+        "structured_form": forms.get("structured") or StructuredForm(),
         "stage_forms": [
             (name, forms.get(name) or form_class()) for name, form_class in STAGE_FORMS.items()
         ],
@@ -136,6 +138,34 @@ def pipeline_stage(request: HttpRequest, pk: int, stage: str) -> HttpResponse:
         else:
             return redirect("labeling:pipeline_run", pk=run.pk)
     return _page(request, project, {stage: form}, status=400)
+
+
+@require_POST
+@login_required
+def pipeline_structured(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _get_project_for_user(request, pk)
+    form = StructuredForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            run = prompts_synthesize_structured(
+                project=project,
+                kind=data["kind"],
+                llm_model=data["llm_model"],
+                price_prompt_per_mtok=data["price_prompt_per_mtok"] or 0,
+                price_completion_per_mtok=data["price_completion_per_mtok"] or 0,
+                questions_per_document=data["questions_per_document"],
+                count=data["count"],
+                passages_per_item=data["passages_per_item"],
+                input_name=data["input_name"],
+                created_by=request.user,
+                **data["input"],
+            )
+        except DomainError as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect("labeling:pipeline_run", pk=run.pk)
+    return _page(request, project, {"structured": form}, status=400)
 
 
 @require_GET

@@ -30,6 +30,7 @@ from labeling.services.pipeline import (
     tasks_create_from_prompts,
 )
 from labeling.services.prompts import prompt_restore
+from labeling.services.structured import STRUCTURED_KINDS, prompts_synthesize_structured
 
 
 class RunListSerializer(serializers.ModelSerializer):
@@ -122,6 +123,41 @@ class SynthesizeSerializer(TagSerializer):
     candidate_models = serializers.ListField(child=serializers.CharField(), required=False)
     self_instruct = serializers.IntegerField(default=0, min_value=0, max_value=10_000)
     limit = serializers.IntegerField(default=100, min_value=1, max_value=100_000)
+
+
+class StructuredSerializer(serializers.Serializer):
+    """Structured synthesis; the service checks the input of the kind (documents, tools or
+    passages) and answers 400 with what to fix."""
+
+    kind = serializers.ChoiceField(choices=list(STRUCTURED_KINDS))
+    llm_model = serializers.CharField()
+    llm_base_url = serializers.URLField(required=False, allow_blank=True, default="")
+    price_prompt_per_mtok = serializers.FloatField(default=0.0, min_value=0)
+    price_completion_per_mtok = serializers.FloatField(default=0.0, min_value=0)
+    documents = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='long_context: [{"title", "text"}], one item per document.',
+    )
+    questions_per_document = serializers.IntegerField(default=2, min_value=1, max_value=20)
+    tools = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='function_calling: OpenAI tools, [{"type": "function", "function": {"name", '
+        '"description", "parameters"}}].',
+    )
+    passages = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text='rag: [{"id", "text", "title"}], ids unique.',
+    )
+    passages_per_item = serializers.IntegerField(default=3, min_value=1, max_value=20)
+    count = serializers.IntegerField(
+        default=10,
+        min_value=1,
+        max_value=1000,
+        help_text="function_calling: requests with their call; rag: questions.",
+    )
 
 
 class TasksSerializer(serializers.Serializer):
@@ -217,6 +253,24 @@ def pipeline_synthesize(request: Request, pk: int) -> Response:
     data = dict(body.validated_data)
     data.pop("retag", None)
     run = prompts_synthesize(project=project, created_by=request.user, **data)
+    return _accepted(run)
+
+
+@extend_schema(
+    request=StructuredSerializer,
+    responses={202: RunSerializer},
+    description="Synthesize long-context, function-calling or RAG prompts from your documents, "
+    "tools or passages; failures are listed per item on the run.",
+)
+@api_view(["POST"])
+@parser_classes([JSONParser])
+def pipeline_structured(request: Request, pk: int) -> Response:
+    project = project_get_for_user(user=request.user, project_id=pk, roles=RESEARCHERS)
+    body = StructuredSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    run = prompts_synthesize_structured(
+        project=project, created_by=request.user, **body.validated_data
+    )
     return _accepted(run)
 
 

@@ -14,7 +14,11 @@ class PipelineStage(models.TextChoices):
     TASKS = "tasks", "Create tasks"
 
 
-PROGRESS_UNITS = {PipelineStage.IMPORT: "rows", PipelineStage.SYNTHESIZE: "steps"}
+PROGRESS_UNITS = {
+    PipelineStage.IMPORT: "rows",
+    PipelineStage.SYNTHESIZE: "steps",
+    PipelineStage.STRUCTURED: "LLM calls",
+}
 
 
 class PipelineStatus(models.TextChoices):

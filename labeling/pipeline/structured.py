@@ -5,13 +5,13 @@ Each item is a `ParsedPrompt` whose `messages` hold what the model will see and 
 `meta["structure"]` holds the parts separately, so labeler pages can render the document, the
 tool schemas or the passages on their own. Items the model got wrong (a call to an unknown
 tool, a missing required argument, a citation of a passage it was not given) are failures with
-the reason, not items.
+the reason, not items. `on_item` is called as each model call comes back (progress).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +95,7 @@ def long_context_items(
     *,
     questions_per_document: int = 2,
     pricing: Pricing | None = None,
+    on_item: Callable[[], None] | None = None,
 ) -> SynthesisRun:
     """Questions about each whole document; the answer becomes the item's reference."""
     run = SynthesisRun(usage=RunUsage(pricing=pricing))
@@ -111,7 +112,8 @@ def long_context_items(
         run.usage.add(result)
         return document, data
 
-    for document, data in parallel_map(one, list(documents), workers=client.config.max_concurrency):
+    workers = client.config.max_concurrency
+    for document, data in parallel_map(one, list(documents), workers=workers, on_item=on_item):
         if isinstance(data, str):
             run.fail(document.title, data)
             continue
@@ -212,9 +214,16 @@ def function_calling_items(
     *,
     count: int,
     per_call: int = 5,
+    first_call: int = 1,
+    seed_base: int = 0,
     pricing: Pricing | None = None,
+    on_item: Callable[[], None] | None = None,
 ) -> SynthesisRun:
-    """User requests with the tool call that answers them, checked against the schemas."""
+    """User requests with the tool call that answers them, checked against the schemas.
+
+    Calls are numbered from `first_call` (their failures' key); call n asks with seed
+    `seed_base + n`, so batches of one run, and runs with their own `seed_base`, ask for
+    different items from a server that honours seeds."""
     validate_tools(tools)
     run = SynthesisRun(usage=RunUsage(pricing=pricing))
     calls = -(-count // per_call)
@@ -226,14 +235,15 @@ def function_calling_items(
             {"role": "user", "content": f"Tools:\n{schema_text}"},
         ]
         try:
-            data, result = client.chat_json(messages, temperature=0.9, seed=number)
+            data, result = client.chat_json(messages, temperature=0.9, seed=seed_base + number)
         except LLMError as exc:
             return number, str(exc)
         run.usage.add(result)
         return number, data
 
     workers = client.config.max_concurrency
-    for number, data in parallel_map(one, list(range(1, calls + 1)), workers=workers):
+    numbers = list(range(first_call, first_call + calls))
+    for number, data in parallel_map(one, numbers, workers=workers, on_item=on_item):
         key = f"call {number}"
         if isinstance(data, str):
             run.fail(key, data)
@@ -291,6 +301,7 @@ def rag_items(
     passages_per_item: int = 3,
     questions_per_group: int = 1,
     pricing: Pricing | None = None,
+    on_item: Callable[[], None] | None = None,
 ) -> SynthesisRun:
     """Questions answerable from groups of passages, with the answer and the cited ids."""
     run = SynthesisRun(usage=RunUsage(pricing=pricing))
@@ -311,7 +322,8 @@ def rag_items(
         run.usage.add(result)
         return group, data
 
-    for group, data in parallel_map(one, groups, workers=client.config.max_concurrency):
+    workers = client.config.max_concurrency
+    for group, data in parallel_map(one, groups, workers=workers, on_item=on_item):
         key = "passages " + ", ".join(p.id for p in group)
         if isinstance(data, str):
             run.fail(key, data)

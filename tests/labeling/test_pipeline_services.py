@@ -432,7 +432,9 @@ def test_task_limit_is_checked(project):
 
 
 def test_stage_names(project):
-    assert {s.value for s in PipelineStage} == {"import", "filter", "tag", "synthesize", "tasks"}
+    assert {s.value for s in PipelineStage} == {
+        *("import", "filter", "tag", "synthesize", "structured", "tasks")
+    }
 
 
 def test_candidates_come_from_the_models_in_turn_and_failures_are_reported(project, llm_server):
