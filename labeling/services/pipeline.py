@@ -99,10 +99,14 @@ PROGRESS_EVERY = 200  # rows between progress writes to the run row
 PROGRESS_SECONDS = 1.0  # or this long, whichever comes first (LLM stages go a row a second)
 NEEDS = {TaskKind.RANKING: 2, TaskKind.PAIRWISE: 2, TaskKind.RUBRIC: 1, TaskKind.DEMONSTRATION: 0}
 GOLD_SOURCES = {
-    TaskKind.DEMONSTRATION: "a reference answer (MT-Bench's, say)",
-    TaskKind.RUBRIC: "a reference answer (MT-Bench's, say)",
-    TaskKind.PAIRWISE: "a preferred answer (HH-RLHF's chosen one, say)",
-    TaskKind.RANKING: "nothing: ranking tasks take no gold from the data",
+    TaskKind.DEMONSTRATION: "Gold comes from a reference answer (MT-Bench's, say): import "
+    "prompts that carry one, or lower the gold share.",
+    TaskKind.RUBRIC: "Gold comes from a reference answer (MT-Bench's, say): import prompts "
+    "that carry one, or lower the gold share.",
+    TaskKind.PAIRWISE: "Gold comes from a preferred answer (HH-RLHF's chosen one, say): import "
+    "pairs that mark one, or lower the gold share.",
+    TaskKind.RANKING: "Ranking tasks take no gold from the data: set the gold share to 0 for "
+    "them.",
 }
 
 # Warnings: the run succeeded, but not quite as asked.
@@ -112,8 +116,7 @@ WARNING_TOO_FEW_ANSWERS = (
 )
 WARNING_GOLD_SHORT = (
     "The gold share asks for {want} gold task(s) ({share:.0%} of {tasks}), but only {able} of "
-    "these prompts carry a gold answer, so {got} are gold. For this kind gold comes from "
-    "{source}; import prompts that carry one, or lower the gold share."
+    "these prompts carry a gold answer, so {got} are gold. {source}"
 )
 
 

@@ -252,7 +252,7 @@ def test_a_gold_share_the_data_cannot_meet_is_reported(project):
     assert warning["code"] == "gold_short"
     assert "asks for 2 gold task(s) (50% of 4)" in warning["message"]
     assert "only 1 of these prompts carry a gold answer, so 1 are gold" in warning["message"]
-    assert "a reference answer" in warning["message"]
+    assert "Gold comes from a reference answer" in warning["message"]
 
 
 def test_gold_share_for_ranking_says_ranking_takes_no_gold(project):
@@ -261,7 +261,7 @@ def test_gold_share_for_ranking_says_ranking_takes_no_gold(project):
         run=tasks_create_from_prompts(project=project, kind="ranking", gold_share=1, enqueue=False)
     )
     assert run.counts["gold"] == 0
-    assert "ranking tasks take no gold from the data" in run.warnings[0]["message"]
+    assert "Ranking tasks take no gold from the data" in run.warnings[0]["message"]
 
 
 def test_a_gold_share_that_is_met_has_no_warning(project):
