@@ -3,6 +3,8 @@ runs, and restore filtered prompts (an action on prompts). Loaded by labeling/ad
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
@@ -11,6 +13,8 @@ from flywheel.errors import DomainError
 from labeling.admin import PromptAdmin
 from labeling.models import PipelineRun, PipelineStage, PromptStatus, TaskKind
 from labeling.pipeline.formats import FORMATS
+from labeling.pipeline.structured import LONG_CONTEXT
+from labeling.pipeline.structured_inputs import input_from_path
 from labeling.pipeline.synthesis import HEURISTIC_REWRITES
 from labeling.services.pipeline import (
     import_run_start,
@@ -20,23 +24,64 @@ from labeling.services.pipeline import (
     tasks_create_from_prompts,
 )
 from labeling.services.prompts import prompt_restore
+from labeling.services.structured import STRUCTURED_KINDS, prompts_synthesize_structured
 
 ERROR_PATH = "An import needs the path of a file on the server."
+ERROR_STRUCTURED_PATH = (
+    "Structured synthesis needs the path of its input on the server: documents (a file or a "
+    "folder), a tools JSON file, or a passages file."
+)
 
 
 class PipelineRunAddForm(forms.ModelForm):
     """Options of every stage; `clean` starts the stage through its service."""
 
-    path = forms.CharField(required=False, help_text="Import: a file on the server.")
+    path = forms.CharField(
+        required=False,
+        help_text="Import: a file on the server. Structured: its input (documents, a file or a "
+        "folder; tools JSON; passages JSONL).",
+    )
     format = forms.ChoiceField(choices=[("", "detect")] + [(f, f) for f in FORMATS], required=False)
     skip_invalid = forms.BooleanField(required=False, help_text="Import: keep the good rows.")
     blocklist = forms.CharField(required=False, help_text="Import, filter: comma-separated.")
     rewrites = forms.MultipleChoiceField(
         choices=[(k, k) for k in HEURISTIC_REWRITES], required=False
     )
-    llm_model = forms.CharField(required=False, help_text="Tag, synthesize: an LLM model name.")
+    llm_model = forms.CharField(
+        required=False, help_text="Tag, synthesize, structured: an LLM model name."
+    )
+    llm_base_url = forms.URLField(
+        required=False, assume_scheme="http", help_text="Its server (default: settings)."
+    )
+    price_prompt_per_mtok = forms.FloatField(
+        required=False, min_value=0, help_text="LLM stages: USD per million input tokens."
+    )
+    price_completion_per_mtok = forms.FloatField(
+        required=False, min_value=0, help_text="LLM stages: USD per million output tokens."
+    )
+    retag = forms.BooleanField(required=False, help_text="Tag: every prompt again.")
+    drafts = forms.BooleanField(required=False, help_text="Synthesize: draft answers.")
+    candidates = forms.IntegerField(
+        required=False, min_value=0, max_value=20, help_text="Synthesize: K answers per prompt."
+    )
+    self_instruct = forms.IntegerField(
+        required=False, min_value=0, help_text="Synthesize: new prompts per task type."
+    )
     kind = forms.ChoiceField(choices=TaskKind.choices, required=False)
     limit = forms.IntegerField(min_value=1, initial=100, required=False)
+    gold_share = forms.FloatField(
+        required=False, min_value=0, max_value=1, help_text="Tasks: empty uses the project's."
+    )
+    structured_kind = forms.ChoiceField(
+        choices=[("", "—")] + [(k, k) for k in STRUCTURED_KINDS], required=False
+    )
+    items = forms.IntegerField(
+        min_value=1,
+        initial=10,
+        required=False,
+        help_text="Structured: items to make (function calling, RAG), or questions per "
+        "document (long context).",
+    )
 
     class Meta:
         model = PipelineRun
@@ -53,6 +98,12 @@ class PipelineRunAddForm(forms.ModelForm):
             return data
         project, stage, user = data["project"], data["stage"], self.user
         filters = {"blocklist": data.get("blocklist") or ""}
+        llm = {
+            "llm_model": data.get("llm_model") or "",
+            "llm_base_url": data.get("llm_base_url") or "",
+            "price_prompt_per_mtok": data.get("price_prompt_per_mtok") or 0.0,
+            "price_completion_per_mtok": data.get("price_completion_per_mtok") or 0.0,
+        }
         try:
             if stage == PipelineStage.IMPORT:
                 if not data.get("path"):
@@ -69,27 +120,49 @@ class PipelineRunAddForm(forms.ModelForm):
                 self.run = prompts_filter(project=project, filters=filters, created_by=user)
             elif stage == PipelineStage.TAG:
                 self.run = prompts_tag(
-                    project=project, llm_model=data.get("llm_model") or "", created_by=user
+                    project=project, retag=bool(data.get("retag")), created_by=user, **llm
                 )
             elif stage == PipelineStage.SYNTHESIZE:
                 self.run = prompts_synthesize(
                     project=project,
                     rewrites=data.get("rewrites") or [],
-                    drafts=bool(data.get("llm_model")),
-                    llm_model=data.get("llm_model") or "",
+                    drafts=bool(data.get("drafts")),
+                    candidates=data.get("candidates") or 0,
+                    self_instruct=data.get("self_instruct") or 0,
                     limit=data.get("limit") or 100,
                     created_by=user,
+                    **llm,
                 )
+            elif stage == PipelineStage.STRUCTURED:
+                self.run = self._structured(data, llm)
             else:
                 self.run = tasks_create_from_prompts(
                     project=project,
                     kind=data.get("kind") or TaskKind.DEMONSTRATION,
                     limit=data.get("limit") or 100,
+                    gold_share=data.get("gold_share"),
                     created_by=user,
                 )
         except DomainError as error:
             raise forms.ValidationError(str(error)) from None
         return data
+
+    def _structured(self, data, llm) -> PipelineRun:
+        kind = data.get("structured_kind") or LONG_CONTEXT
+        if not data.get("path"):
+            raise forms.ValidationError(ERROR_STRUCTURED_PATH)
+        given = input_from_path(kind, data["path"])  # a PipelineError is a DomainError
+        items = data.get("items") or 10
+        return prompts_synthesize_structured(
+            project=data["project"],
+            kind=kind,
+            questions_per_document=items if kind == LONG_CONTEXT else 2,
+            count=items,
+            input_name=Path(data["path"]).name,
+            created_by=self.user,
+            **llm,
+            **given,
+        )
 
 
 @admin.register(PipelineRun)

@@ -31,6 +31,33 @@ def test_admin_add_starts_a_run_through_the_service(
     assert run.input_name == "p.txt" and len(callbacks) == 1
 
 
+def test_admin_starts_candidates_and_tasks_with_their_options(admin_client_, project):
+    client = admin_client_
+    response = client.post(
+        "/admin/labeling/pipelinerun/add/",
+        {
+            "project": project.pk,
+            "stage": "synthesize",
+            "llm_model": "big-model",
+            "candidates": 4,
+            "self_instruct": 3,
+            "price_prompt_per_mtok": "0.5",
+            "price_completion_per_mtok": "1.5",
+            "limit": 10,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    run = PipelineRun.objects.get()
+    assert (run.params["candidates"], run.params["self_instruct"]) == (4, 3)
+    assert run.params["llm"]["price_completion_per_mtok"] == 1.5
+    response = client.post(
+        "/admin/labeling/pipelinerun/add/",
+        {"project": project.pk, "stage": "tasks", "kind": "ranking", "gold_share": "0.2"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert PipelineRun.objects.get(stage="tasks").params["gold_share"] == 0.2
+
+
 def test_admin_add_shows_the_service_error(admin_client_, project):
     response = admin_client_.post(
         "/admin/labeling/pipelinerun/add/",
