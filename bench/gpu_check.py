@@ -44,6 +44,8 @@ def recorder():
         def on_train_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
             inner = getattr(optimizer, "optimizer", optimizer)
             self.optimizer = f"{type(inner).__module__}.{type(inner).__name__}"
+            if getattr(inner, "is_paged", False):  # bitsandbytes: paged state, 8 or 32 bits
+                self.optimizer += f" (paged, {inner.args.optim_bits}-bit)"
             if model is not None and hasattr(model, "get_memory_footprint"):
                 self.footprint = int(model.get_memory_footprint())
 

@@ -85,8 +85,9 @@ def test_ppo_mean_reward_rises_on_a_toy_reward(client, project, owner, tiny_mode
     assert job.data_report["samples"] and job.data_report["samples"][0]["step"] == 2
     adapter = Adapter.objects.get(job=job)
     assert adapter.base_model == tiny_model
-    assert adapter.method == "lora"
-    assert job.config["quantization"] == "none"
+    quantized = job.config["hardware"]["cuda"]  # 4-bit on a GPU, full precision on the CPU
+    assert adapter.method == ("qlora" if quantized else "lora")
+    assert job.config["quantization"] == ("nf4 4-bit" if quantized else "none")
     assert job.data_report["prompts"] == {"train": 9}
     client.force_login(owner)
     page = client.get(reverse("training:job-detail", args=[job.pk]))

@@ -73,11 +73,13 @@ def test_each_peft_method_trains_and_changes_only_its_trainable_parameters(
     if method != "full":
         assert job.adapter_size_bytes < job.full_model_size_bytes / 2
     assert job.peak_memory_bytes > 0
-    assert job.config["hardware"]["cuda"] is False
-    assert job.config["trl"]["bf16"] is False and job.config["trl"]["use_cpu"] is True
+    # The same test passes on a CUDA host (bench/gpu_check.py runs the GPU side on purpose).
+    cuda = job.config["hardware"]["cuda"]
+    assert job.config["trl"]["use_cpu"] is not cuda
     if method == "qlora":
         assert job.config["quantization"] == "nf4 4-bit"
-        assert job.config["trl"]["optim"] == "adamw_torch_fused"  # paged_adamw_8bit: CUDA only
+        paged = "paged_adamw_8bit" if cuda else "adamw_torch_fused"  # paging needs CUDA
+        assert job.config["trl"]["optim"] == paged
         assert job.config["peft"]["optim"] == "paged_adamw_8bit"
     if method == "dora":
         assert any("lora_magnitude_vector" in n for n in watcher.changed)
