@@ -192,5 +192,7 @@ def subprocess_env(transactional_db) -> dict[str, str]:
     else:
         auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
         env["DATABASE_URL"] = f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    # The repo first; packages the host puts on PYTHONPATH (a GPU image's extras) stay.
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
     return env
