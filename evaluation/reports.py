@@ -35,6 +35,9 @@ ERROR_GROUP = "No judgments of group {group!r} here; the groups are: {groups}."
 ERROR_NOTHING = "There are no judgments to compare yet."
 ERROR_NO_SOURCE = "Name either a judgment set or an eval run."
 DEFAULT_RESAMPLES = 1000
+# Part of the fingerprint: a report stored by an older version (other keys, other pairing of
+# scores) is computed again rather than served.
+REPORT_VERSION = 2
 INCONSISTENT = "tie (inconsistent)"
 
 
@@ -45,9 +48,11 @@ class Records:
     # The agreement code groups raters by dropping a trailing _<number>; run raters are
     # renamed "<group>_<n>" for it and this maps the names back for people to read.
     names: dict[str, str]
+    # The score range (the judge template's for a run); None: the lowest and highest seen.
+    scale: tuple[float, float] | None = None
 
     def fingerprint(self) -> str:
-        digest = hashlib.sha256()
+        digest = hashlib.sha256(f"report v{REPORT_VERSION}\n".encode())
         for v in self.votes:
             digest.update(
                 f"{v.question_id}|{v.model_a}|{v.model_b}|{v.turn}|{v.rater}|{v.winner}|{v.category}\n".encode()
@@ -169,7 +174,12 @@ def run_records(*, run: EvalRun) -> Records:
         distinct = set(entry["winners"])
         winner = distinct.pop() if len(distinct) == 1 else INCONSISTENT
         votes.append(Vote(qid, model_a, model_b, winner, name, turn, category or None, item_id))
-    return Records(votes=votes, scores=scores, names=names)
+    return Records(votes=votes, scores=scores, names=names, scale=_run_scale(run))
+
+
+def _run_scale(run: EvalRun) -> tuple[float, float] | None:
+    template = run.judge_config.template if run.judge_config_id else None
+    return None if template is None else (template.score_min, template.score_max)
 
 
 def _records(*, judgment_set: JudgmentSet | None, run: EvalRun | None) -> Records:
@@ -182,8 +192,11 @@ def _rename(report: dict[str, Any], names: dict[str, str]) -> None:
     if not names:
         return
     for row in report.get("disagreements") or []:
-        row["rater_a"] = names.get(row["rater_a"], row["rater_a"])
-        row["rater_b"] = names.get(row["rater_b"], row["rater_b"])
+        if "rater_a" in row:
+            row["rater_a"] = names.get(row["rater_a"], row["rater_a"])
+            row["rater_b"] = names.get(row["rater_b"], row["rater_b"])
+        for score in [*row.get("scores_a", []), *row.get("scores_b", [])]:
+            score["rater"] = names.get(score["rater"], score["rater"])
 
 
 def agreement_report_build(
@@ -201,10 +214,12 @@ def agreement_report_build(
     stored one when the judgments have not changed since, else computed and stored.
 
     The result has the pairwise report's keys at the top (``with_ties``, ``without_ties``,
-    ``cohen_kappa``, ``krippendorff_alpha``, ``per_category``, …; see
+    ``cohen_kappa``, ``krippendorff_alpha``, ``per_category``, ``trust``, …; see
     ``evaluation.agreement.agreement_report``) when there are votes, and ``scores`` with the
-    score agreement (Spearman, Kendall, Pearson, mean absolute difference) when there are
-    scores. ``kind`` says which came first: "pairwise" or "scores"."""
+    score agreement when there are scores (Spearman, Kendall, Pearson and mean absolute
+    difference with intervals, per turn and category, the people-people baseline, the largest
+    disagreements, leaderboards, ``trust``; see ``evaluation.agreement.score_agreement_report``).
+    ``kind`` says which came first: "pairwise" or "scores"."""
     n_resamples = n_resamples or getattr(
         settings, "FLYWHEEL_EVAL_BOOTSTRAP_RESAMPLES", DEFAULT_RESAMPLES
     )
@@ -243,7 +258,11 @@ def agreement_report_build(
         _rename(result, records.names)
     else:
         result = {"kind": "scores"}
-    result["scores"] = score_agreement_report(records.scores, **options) if records.scores else None
+    if records.scores:
+        result["scores"] = score_agreement_report(records.scores, scale=records.scale, **options)
+        _rename(result["scores"], records.names)
+    else:
+        result["scores"] = None
     result["groups"] = groups
     result["rater_names"] = records.names
     # JSON round trip: the question ids of imported rows are strings, tuples become lists.
@@ -265,6 +284,21 @@ def agreement_groups(
     )
 
 
+def _human_note(raw_output: str) -> tuple[str, dict[str, Any]]:
+    """A person's rationale and rubric scores from a collected judgment's JSON (see
+    ``human_judgments_collect``); the judge's raw output is its reasoning as it stands."""
+    if not raw_output.startswith("{"):
+        return raw_output, {}
+    try:
+        data = json.loads(raw_output)
+    except ValueError:
+        return raw_output, {}
+    if not isinstance(data, dict) or not ({"rationale", "scores"} & data.keys()):
+        return raw_output, {}
+    criteria = data.get("scores") if isinstance(data.get("scores"), dict) else {}
+    return str(data.get("rationale") or ""), criteria
+
+
 def agreement_item_votes(
     *,
     judgment_set: JudgmentSet | None = None,
@@ -274,7 +308,9 @@ def agreement_item_votes(
     model_b: str,
     turn: int,
 ) -> list[dict[str, Any]]:
-    """Every rater's verdict on one item (either model order), for reviewing a disagreement."""
+    """Every rater's verdict on one item (either model order), or every rater's score of one
+    answer when ``model_b`` is empty, for reviewing a disagreement. Rows: rater, group,
+    winner (a model, "tie", or the score), score, order, reasoning and rubric ``criteria``."""
     pair = {model_a, model_b}
     if judgment_set is not None:
         rows = ImportedJudgment.objects.filter(
@@ -283,14 +319,18 @@ def agreement_item_votes(
             turn=turn,
             model_a__in=pair,
             model_b__in=pair,
-        ).order_by("rater_group", "rater")
+        ).order_by("rater_group", "rater", "trial")
         return [
             {
                 "rater": r.rater,
                 "group": r.rater_group,
-                "winner": {"model_a": r.model_a, "model_b": r.model_b}.get(r.winner, r.winner),
+                "winner": {"model_a": r.model_a, "model_b": r.model_b}.get(r.winner, r.winner)
+                or r.score,
+                "score": r.score,
+                "trial": r.trial,
                 "order": "",
                 "reasoning": "",
+                "criteria": {},
             }
             for r in rows
         ]
@@ -301,17 +341,22 @@ def agreement_item_votes(
         item__model_a__in=pair,
         item__model_b__in=pair,
     ).order_by("rater_group", "rater", "trial", "order")
-    return [
-        {
-            "rater": j.rater,
-            "group": j.rater_group,
-            "winner": j.winner or (j.score if j.score is not None else j.status),
-            "order": j.order,
-            "trial": j.trial,
-            "reasoning": j.raw_output,
-        }
-        for j in rows
-    ]
+    out = []
+    for j in rows:
+        reasoning, criteria = _human_note(j.raw_output)
+        out.append(
+            {
+                "rater": j.rater,
+                "group": j.rater_group,
+                "winner": j.winner or (j.score if j.score is not None else j.status),
+                "score": j.score,
+                "order": j.order,
+                "trial": j.trial,
+                "reasoning": reasoning,
+                "criteria": criteria,
+            }
+        )
+    return out
 
 
 # -- access ------------------------------------------------------------------------------------

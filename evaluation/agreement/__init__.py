@@ -1,7 +1,8 @@
 """Judge-vs-human agreement on plain records: pure computation, no Django models.
 
 The evaluation app turns its judgment rows into ``Vote`` / ``Score`` records and calls
-``agreement_report`` / ``score_agreement_report``; ``read_judgments`` parses MT-Bench /
+``agreement_report`` / ``score_agreement_report`` (numbers, and in ``verdicts`` what they
+mean in plain words); ``read_judgments`` parses MT-Bench /
 Chatbot Arena files for ``import_judgments``.
 """
 
@@ -34,6 +35,7 @@ from evaluation.agreement.records import (
     Vote,
     flip_winner,
     json_number,
+    looks_like_judge,
     rater_group,
     winner_label,
 )
@@ -42,13 +44,22 @@ from evaluation.agreement.scores import (
     ScorePair,
     pair_scores,
     score_agreement_report,
+    score_disagreements,
     score_leaderboard,
+)
+from evaluation.agreement.verdicts import (
+    PAIRWISE_EXPLAIN,
+    SCORE_EXPLAIN,
+    pairwise_trust,
+    score_trust,
 )
 
 __all__ = [
     "ALPHA_UNITS",
     "KAPPA_CODING",
     "LABELS",
+    "PAIRWISE_EXPLAIN",
+    "SCORE_EXPLAIN",
     "STATISTICS",
     "WINNERS",
     "Comparison",
@@ -66,15 +77,19 @@ __all__ = [
     "iter_judgments",
     "json_number",
     "leaderboard",
+    "looks_like_judge",
     "pair_scores",
     "pair_votes",
+    "pairwise_trust",
     "parse_row",
     "rank_correlation",
     "rater_group",
     "read_judgments",
     "read_judgments_text",
     "score_agreement_report",
+    "score_disagreements",
     "score_leaderboard",
+    "score_trust",
     "select_votes",
     "winner_label",
 ]

@@ -17,8 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.agreement.records import MODEL_A, MODEL_B, TIE, Vote, winner_label
+from evaluation.agreement.records import (
+    MODEL_A,
+    MODEL_B,
+    TIE,
+    Vote,
+    looks_like_judge,
+    winner_label,
+)
 from evaluation.agreement.records import json_number as _num
+from evaluation.agreement.verdicts import PAIRWISE_EXPLAIN, pairwise_trust
 from flywheel.stats import bootstrap_ci, kendall_tau_b, spearman_rho
 
 LABELS = (MODEL_A, MODEL_B, TIE)
@@ -394,8 +402,9 @@ def agreement_report(
     ``confusion_matrix`` ``{rows, columns, labels, counts}``; ``disagreements`` (list of item
     key + both raters, winners and refs); ``leaderboards`` (group -> rows of model, wins, ties,
     losses, n, win_rate, rank, on the compared items); ``rank_correlation``
-    (``{n_models, kendall_tau_b, spearman}`` or ``None`` for one group). Undefined numbers
-    are ``None``.
+    (``{n_models, kendall_tau_b, spearman}`` or ``None`` for one group); ``judge`` (is either
+    group an LLM judge), ``trust`` ``{verdict, reasons, tone}`` and ``explain`` (plain words
+    per number, see ``verdicts``). Undefined numbers are ``None``.
     """
     if reference_group is None and group_a != group_b:
         reference_group = group_b
@@ -462,6 +471,9 @@ def agreement_report(
     report["rank_correlation"] = (
         rank_correlation(boards[group_a], boards[group_b]) if group_a != group_b else None
     )
+    report["judge"] = looks_like_judge(group_a) or looks_like_judge(group_b)
+    report["explain"] = PAIRWISE_EXPLAIN
+    report["trust"] = pairwise_trust(report, judge=report["judge"])
     return report
 
 

@@ -17,6 +17,13 @@ TIE = "tie"
 WINNERS = (MODEL_A, MODEL_B, TIE, "tie (bothbad)", "tie (inconsistent)")
 
 _TRAILING_NUMBER = re.compile(r"_\d+$")
+# Groups named after a model or a judging mode: a run's judge, MT-Bench's gpt4_pair /
+# gpt4_single, an imported claude-3-judge.
+JUDGE_GROUP = re.compile(
+    r"judge|llm|^(gpt|claude|llama|gemini|mistral|mixtral|qwen|palm|deepseek|command)"
+    r"|[_-](pair|single)$",
+    re.IGNORECASE,
+)
 
 
 def json_number(value: float | None) -> float | None:
@@ -30,6 +37,12 @@ def rater_group(rater: str) -> str:
     ``expert_12`` -> ``expert``, ``author_3`` -> ``author``, ``gpt4_pair`` stays ``gpt4_pair``.
     """
     return _TRAILING_NUMBER.sub("", rater)
+
+
+def looks_like_judge(group: str) -> bool:
+    """A group of LLM verdicts: a run's `judge`, or one named after a model (`gpt4_pair`,
+    `gpt4_single`, `claude-judge`); everything else is taken for people."""
+    return bool(JUDGE_GROUP.search(group))
 
 
 def winner_label(winner: str) -> str:

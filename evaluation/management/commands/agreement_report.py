@@ -4,6 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from evaluation.agreement import STATISTICS
 from evaluation.models import EvalRun, JudgmentSet
 from evaluation.reports import DEFAULT_RESAMPLES, agreement_report_build
 from flywheel.errors import DomainError
@@ -16,6 +17,16 @@ def _pct(block: dict) -> str:
 
 def _num(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def _signed(value) -> str:
+    return "n/a" if value is None else f"{value:+.3f}"
+
+
+def _ci(ci) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    return f"  [95% {ci[0]:.3f} to {ci[1]:.3f}]"
 
 
 class Command(BaseCommand):
@@ -82,9 +93,57 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"  {cat:<12} {_pct(block['with_ties'])} / {_pct(block['without_ties'])}"
                 )
+            self._trust(result["trust"])
         scores = result.get("scores")
         if scores:
-            for key in ("spearman", "kendall_tau_b", "pearson", "mean_absolute_difference"):
-                value = scores.get(key)
-                value = value.get("value") if isinstance(value, dict) else value
-                self.stdout.write(f"  {key}: {_num(value)}")
+            self._scores(scores)
+
+    def _trust(self, trust: dict) -> None:
+        self.stdout.write(f"  verdict: {trust['verdict']}")
+        for reason in trust["reasons"]:
+            self.stdout.write(f"    - {reason}")
+
+    def _scores(self, scores: dict) -> None:
+        scale = scores.get("scale")
+        on = f" (scale {scale[0]:g}-{scale[1]:g})" if scale else ""
+        self.stdout.write(
+            f"  scores: {scores['n']} pairs on {scores['n_items']} answers, "
+            f"{scores['n_questions']} questions{on}"
+        )
+        for key in STATISTICS:
+            self.stdout.write(f"    {key:<25} {_num(scores[key])}{_ci(scores[f'{key}_ci'])}")
+        difference = scores.get("difference")
+        if difference:
+            ref = difference["reference"]
+            self.stdout.write(
+                f"    {difference['reference_group']} vs itself ({ref['n']} pairs): "
+                f"spearman {_num(ref['spearman'])}, "
+                f"mean_absolute_difference {_num(ref['mean_absolute_difference'])}"
+            )
+            for key in STATISTICS:
+                block = difference[key]
+                self.stdout.write(
+                    f"    difference {key:<14} {_signed(block['value'])}{_ci(block['ci'])}"
+                )
+        for label, breakdown in (("turn", "per_turn"), ("category", "per_category")):
+            for name, block in (scores.get(breakdown) or {}).items():
+                gap = ((block.get("difference") or {}).get("spearman") or {}).get("value")
+                self.stdout.write(
+                    f"    {label} {name:<12} spearman {_num(block['spearman'])}"
+                    f"{_ci(block['spearman_ci'])}, mad {_num(block['mean_absolute_difference'])}"
+                    f", n={block['n']}" + (f", vs itself {_signed(gap)}" if gap is not None else "")
+                )
+        for group, board in (scores.get("leaderboards") or {}).items():
+            ranked = ", ".join(f"{row['model']} {row['mean_score']:.2f}" for row in board)
+            self.stdout.write(f"    leaderboard {group}: {ranked}")
+        rank = scores.get("rank_correlation")
+        if rank:
+            self.stdout.write(
+                f"    rank correlation over {rank['n_models']} models: "
+                f"kendall {_num(rank['kendall_tau_b'])}, spearman {_num(rank['spearman'])}"
+            )
+        self.stdout.write(
+            f"    {scores['disagreement_count']} answers differ by "
+            f"{scores['disagreement_threshold']:g} points or more"
+        )
+        self._trust(scores["trust"])
