@@ -7,7 +7,7 @@ from __future__ import annotations
 from labeling.services.rubric import Criterion, Rubric
 
 OVERALL = "overall"
-OVERALL_DESCRIPTION = "The answer as a whole: the judge's own overall score."
+OVERALL_DESCRIPTION = "The answer as a whole."
 RATING_DESCRIPTION = (
     "The answer as a whole: helpfulness, correctness, depth and detail (correctness first "
     "when a reference answer is shown)."
