@@ -1,5 +1,5 @@
-"""Evaluation API: eval sets and their imports, judge templates and configs, runs with
-progress, results, judgments, cancel and resume. Input serializers validate, a service acts,
+"""Evaluation API: judge templates and configs, runs with progress, results, judgments,
+cancel and resume (eval sets are in api_sets.py). Input serializers validate, a service acts,
 an output serializer answers."""
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from evaluation.selectors import (
     eval_run_get_for_user,
     eval_run_list_for_user,
     eval_run_progress,
-    eval_set_list_for_user,
     judge_config_list_for_user,
     judge_template_list_for_user,
     judgment_list,
@@ -28,12 +27,6 @@ from flywheel.api import KeysetPagination
 from labeling.selectors import project_get_for_user
 
 # -- output ----------------------------------------------------------------------------------
-
-
-class EvalSetSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = EvalSet
-        fields = ["id", "project", "name", "source", "question_count", "created_at"]
 
 
 class JudgeTemplateSerializer(serializers.ModelSerializer):
@@ -166,23 +159,6 @@ class JudgmentSerializer(serializers.ModelSerializer):
 # -- input -----------------------------------------------------------------------------------
 
 
-class EvalSetCreateSerializer(serializers.Serializer):
-    project = serializers.IntegerField()
-    name = serializers.CharField(max_length=200)
-    source = serializers.CharField(max_length=200, required=False, default="")
-
-
-class JsonlImportSerializer(serializers.Serializer):
-    jsonl = serializers.CharField(help_text="JSONL text, one object a line.")
-    model = serializers.CharField(required=False, default="", help_text="For answers without one.")
-
-
-class GenerateSerializer(serializers.Serializer):
-    adapter = serializers.IntegerField(help_text="A trained adapter of the same project.")
-    model_name = serializers.CharField(required=False, default="", allow_blank=True)
-    max_new_tokens = serializers.IntegerField(required=False, default=256, min_value=1)
-
-
 class JudgeTemplateCreateSerializer(serializers.Serializer):
     project = serializers.IntegerField()
     name = serializers.CharField(max_length=100)
@@ -261,75 +237,6 @@ def _template(project, template_id: int | None) -> JudgeTemplate | None:
         | JudgeTemplate.objects.filter(project=project),
         pk=template_id,
     )
-
-
-class EvalSetViewSet(viewsets.ReadOnlyModelViewSet):
-    """Eval sets of the caller's projects; import questions, gold references and answers."""
-
-    serializer_class = EvalSetSerializer
-
-    def get_queryset(self):
-        return eval_set_list_for_user(user=self.request.user)
-
-    @extend_schema(request=EvalSetCreateSerializer, responses={201: EvalSetSerializer})
-    def create(self, request: Request) -> Response:
-        data = EvalSetCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        project = _project(request, data.validated_data["project"])
-        eval_set = services.eval_set_create(
-            project=project,
-            name=data.validated_data["name"],
-            source=data.validated_data["source"],
-            created_by=request.user,
-        )
-        return Response(EvalSetSerializer(eval_set).data, status=status.HTTP_201_CREATED)
-
-    def _import(self, request: Request, pk: str, service) -> Response:
-        eval_set = self.get_object()
-        _project(request, eval_set.project_id)
-        data = JsonlImportSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        lines = data.validated_data["jsonl"].splitlines()
-        kwargs = {"eval_set": eval_set, "lines": lines}
-        if service is services.candidates_import:
-            kwargs["model"] = data.validated_data["model"]
-        count = service(**kwargs)
-        eval_set.refresh_from_db()
-        return Response({"rows": count, "eval_set": EvalSetSerializer(eval_set).data})
-
-    @extend_schema(request=JsonlImportSerializer, responses={200: dict})
-    @action(detail=True, methods=["post"])
-    def questions(self, request: Request, pk: str) -> Response:
-        """Import MT-Bench style question.jsonl rows: question_id, category, turns."""
-        return self._import(request, pk, services.eval_set_import_questions)
-
-    @extend_schema(request=JsonlImportSerializer, responses={200: dict})
-    @action(detail=True, methods=["post"])
-    def references(self, request: Request, pk: str) -> Response:
-        """Import gold answers: MT-Bench reference_answer rows or {question_id, turns}."""
-        return self._import(request, pk, services.eval_set_import_references)
-
-    @extend_schema(request=JsonlImportSerializer, responses={200: dict})
-    @action(detail=True, methods=["post"])
-    def answers(self, request: Request, pk: str) -> Response:
-        """Import candidate answers: question_id, model, turns (or answer)."""
-        return self._import(request, pk, services.candidates_import)
-
-    @extend_schema(request=GenerateSerializer, responses={202: dict})
-    @action(detail=True, methods=["post"])
-    def generate(self, request: Request, pk: str) -> Response:
-        """Queue answers from a trained adapter on a GPU worker (queue "gpu")."""
-        eval_set = self.get_object()
-        _project(request, eval_set.project_id)
-        data = GenerateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.candidates_generate_enqueue(
-            eval_set=eval_set,
-            adapter_id=data.validated_data["adapter"],
-            model_name=data.validated_data["model_name"],
-            max_new_tokens=data.validated_data["max_new_tokens"],
-        )
-        return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
 
 
 class JudgeTemplateViewSet(viewsets.ReadOnlyModelViewSet):

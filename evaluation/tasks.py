@@ -31,3 +31,32 @@ def candidates_generate_adapter_task(
         max_new_tokens=max_new_tokens,
     )
     return {"eval_set_id": eval_set_id, "adapter_id": adapter_id, "answers": written}
+
+
+@task(queue_name="default")
+def candidates_generate_llm_task(
+    eval_set_id: int,
+    model_name: str,
+    base_url: str,
+    model: str,
+    api_key_env: str = "FLYWHEEL_LLM_API_KEY",
+    temperature: float = 0.7,
+    max_tokens: int = 1024,
+    max_concurrency: int = 8,
+) -> dict:
+    """Answers from an OpenAI-compatible server; a failed question raises and is answered
+    when the task runs again (answers already written are kept)."""
+    from evaluation.models import EvalSet
+    from evaluation.services import candidates_generate
+
+    written = candidates_generate(
+        eval_set=EvalSet.objects.get(pk=eval_set_id),
+        model_name=model_name,
+        base_url=base_url,
+        model=model,
+        api_key_env=api_key_env,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        max_concurrency=max_concurrency,
+    )
+    return {"eval_set_id": eval_set_id, "model_name": model_name, "answers": written}

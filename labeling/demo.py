@@ -17,10 +17,23 @@ from labeling.services import (
 )
 
 RUBRIC = [
-    {"name": "correctness", "description": "Facts, code and arithmetic are right."},
+    {
+        "name": "correctness",
+        "description": "Facts, code and arithmetic are right.",
+        "anchors": {"1": "wrong on the main point", "3": "right, with a slip that matters"},
+    },
     {"name": "helpfulness", "description": "It does what the user asked, fully."},
     {"name": "style", "description": "Clear, well organised, no padding."},
 ]
+# The written anchor of each point of the 1-5 scale, shared by the criteria (correctness
+# writes its own for 1 and 3).
+RUBRIC_ANCHORS = {
+    "1": "ignores the question",
+    "2": "touches the question, misses most of it",
+    "3": "partly answers",
+    "4": "answers it, with small gaps",
+    "5": "fully answers, no errors",
+}
 
 PROMPTS: list[dict[str, Any]] = [
     {
@@ -174,11 +187,11 @@ def load_demo(*, project: Project, users: dict[str, AbstractBaseUser], stdout: T
         stdout.write("Labeling demo data is there already.\n")
         return
     if not project.rubric:
-        project.rubric = RUBRIC
+        project.rubric, project.rubric_anchors = RUBRIC, RUBRIC_ANCHORS
     project.answer_rating_max = project.answer_rating_max or 7
     demo_types = [spec["task_type"] for spec in PROMPTS]
     project.task_types = list(dict.fromkeys([*(project.task_types or []), *demo_types]))
-    project.save(update_fields=["rubric", "answer_rating_max", "task_types"])
+    project.save(update_fields=["rubric", "rubric_anchors", "answer_rating_max", "task_types"])
     prompts = prompt_bulk_create(project=project, prompts=_prompt_specs())
     answers = {
         prompt.pk: list(prompt.completions.order_by("id").values_list("id", flat=True))

@@ -18,6 +18,7 @@ from evaluation.services.runs import (
 from evaluation.services.sets import (
     candidates_generate,
     candidates_generate_enqueue,
+    candidates_generate_llm_enqueue,
     candidates_generate_with_adapter,
     candidates_import,
     eval_set_create,
@@ -29,6 +30,7 @@ from evaluation.services.sets import (
 __all__ = [
     "candidates_generate",
     "candidates_generate_enqueue",
+    "candidates_generate_llm_enqueue",
     "candidates_generate_with_adapter",
     "candidates_import",
     "eval_run_cancel",

@@ -277,3 +277,25 @@ def test_the_admin_refuses_a_bad_rubric_next_to_the_field_and_saves_a_good_one(
     project = Project.objects.get(pk=project.pk)
     assert project.rubric_anchors == {"1": "ignores the question"}
     assert project.rubric == [{"name": "helpfulness", "description": "", "anchors": {}}]
+
+
+def test_the_demo_project_has_an_anchor_for_every_point_of_its_scale(
+    project, owner, labeler, reviewer
+):
+    import io
+
+    from labeling.demo import load_demo
+
+    users = {"researcher": owner, "labeler": labeler, "reviewer": reviewer}
+    load_demo(project=project, users=users, stdout=io.StringIO())
+    project.refresh_from_db()
+    rubric = rubric_clean(
+        criteria=project.rubric,
+        anchors=project.rubric_anchors,
+        scale_min=project.rubric_scale_min,
+        scale_max=project.rubric_scale_max,
+    )
+    assert sorted(rubric.anchors) == rubric.points
+    correctness = rubric.criteria[0]
+    assert rubric.anchor(correctness, 1) == "wrong on the main point"
+    assert rubric.anchor(correctness, 5) == "fully answers, no errors"
