@@ -21,6 +21,7 @@ from labeling.selectors import (
     project_get_for_user,
     task_get_for_user,
 )
+from labeling.selectors.structure import task_structure
 from labeling.selectors.work import rework_answer
 from labeling.services import (
     annotation_skip,
@@ -58,6 +59,14 @@ class LabelerTaskSerializer(serializers.Serializer):
         help_text='Rubric tasks: {"criteria": [{"name", "description", "anchors"}], "scale": '
         '[lo, hi], "anchors"}: the written anchor of each scale point, shared, and a '
         "criterion's own where it has them (they win). Null for other kinds.",
+    )
+    structure = serializers.DictField(
+        allow_null=True,
+        help_text="Structured prompts (the text holds it all): the parts apart. long_context: "
+        '{"kind", "title", "document", "question"}; function_calling: {"kind", "tools", '
+        '"expected_call"}; rag: {"kind", "passages": [{"id", "title", "text"}], "question", '
+        '"cited"}. The expected call and the cited ids only on rubric and pairwise tasks, as '
+        "the pages show them. Null for other prompts.",
     )
     allow_ties = serializers.BooleanField()
     answer_rating_max = serializers.IntegerField()
@@ -109,6 +118,7 @@ def _labeler_view(assignment: Assignment) -> dict:
             "messages": task.prompt.messages,
             "system": task.prompt.system,
             "task_type": task.prompt.task_type,
+            "structure": task_structure(task=task),
             "answers": [{"id": pk, "text": texts[pk]} for pk in assignment.display_order],
             # The pages show a gold reference on rubric and pairwise tasks (human evaluation).
             "reference": task.reference if task.kind in SHOWS_REFERENCE else "",

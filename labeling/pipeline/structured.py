@@ -128,18 +128,11 @@ def long_context_items(
                 reason = ERROR_NO_TEXT.format(field="question")
                 run.fail(document.title, ERROR_ITEM.format(index=index, reason=reason))
                 continue
-            content = f"{document.text}\n\n---\n\nQuestion: {question.strip()}"
             run.prompts.append(
-                _prompt(
-                    content,
-                    task_type=LONG_CONTEXT,
-                    reference=answer.strip() if isinstance(answer, str) else "",
-                    structure={
-                        "kind": LONG_CONTEXT,
-                        "title": document.title,
-                        "document": document.text,
-                        "question": question.strip(),
-                    },
+                long_context_prompt(
+                    document,
+                    question,
+                    answer=answer if isinstance(answer, str) else "",
                     model=client.config.model,
                 )
             )
@@ -268,17 +261,11 @@ def function_calling_items(
             arguments = call.get("arguments", {})
             if isinstance(arguments, str):
                 arguments = json.loads(arguments)
-            expected = {"name": call["name"], "arguments": arguments}
             run.prompts.append(
-                _prompt(
-                    request.strip(),
-                    task_type=FUNCTION_CALLING,
-                    reference=json.dumps(expected, sort_keys=True),
-                    structure={
-                        "kind": FUNCTION_CALLING,
-                        "tools": list(tools),
-                        "expected_call": expected,
-                    },
+                function_calling_prompt(
+                    request,
+                    tools,
+                    {"name": call["name"], "arguments": arguments},
                     model=client.config.model,
                 )
             )
@@ -346,25 +333,74 @@ def rag_items(
                 run.fail(key, ERROR_ITEM.format(index=index, reason=reason))
                 continue
             answer = item.get("answer")
-            content = (
-                "Answer the question using only the passages below and cite them by id.\n\n"
-                f"{format_passages(group)}\n\nQuestion: {question.strip()}"
-            )
             run.prompts.append(
-                _prompt(
-                    content,
-                    task_type=RAG,
-                    reference=answer.strip() if isinstance(answer, str) else "",
-                    structure={
-                        "kind": RAG,
-                        "passages": [{"id": p.id, "title": p.title, "text": p.text} for p in group],
-                        "question": question.strip(),
-                        "cited": cited,
-                    },
+                rag_prompt(
+                    group,
+                    question,
+                    answer=answer if isinstance(answer, str) else "",
+                    cited=cited,
                     model=client.config.model,
                 )
             )
     return run
+
+
+# -- the records -------------------------------------------------------------------------------
+# One prompt of each kind, from its parts: the builders above make them from the model's items,
+# the demo from fixed data.
+
+
+def long_context_prompt(
+    document: Document, question: str, *, answer: str = "", model: str = ""
+) -> ParsedPrompt:
+    content = f"{document.text}\n\n---\n\nQuestion: {question.strip()}"
+    structure = {
+        "kind": LONG_CONTEXT,
+        "title": document.title,
+        "document": document.text,
+        "question": question.strip(),
+    }
+    return _prompt(
+        content, task_type=LONG_CONTEXT, reference=answer.strip(), structure=structure, model=model
+    )
+
+
+def function_calling_prompt(
+    request: str, tools: Sequence[dict[str, Any]], call: dict[str, Any], *, model: str = ""
+) -> ParsedPrompt:
+    """`call` is {"name", "arguments"} with the arguments as an object."""
+    expected = {"name": call["name"], "arguments": call.get("arguments") or {}}
+    structure = {"kind": FUNCTION_CALLING, "tools": list(tools), "expected_call": expected}
+    return _prompt(
+        request.strip(),
+        task_type=FUNCTION_CALLING,
+        reference=json.dumps(expected, sort_keys=True),
+        structure=structure,
+        model=model,
+    )
+
+
+def rag_prompt(
+    passages: Sequence[Passage],
+    question: str,
+    *,
+    answer: str = "",
+    cited: Sequence[str] = (),
+    model: str = "",
+) -> ParsedPrompt:
+    content = (
+        "Answer the question using only the passages below and cite them by id.\n\n"
+        f"{format_passages(passages)}\n\nQuestion: {question.strip()}"
+    )
+    structure = {
+        "kind": RAG,
+        "passages": [{"id": p.id, "title": p.title, "text": p.text} for p in passages],
+        "question": question.strip(),
+        "cited": list(cited),
+    }
+    return _prompt(
+        content, task_type=RAG, reference=answer.strip(), structure=structure, model=model
+    )
 
 
 def _prompt(
@@ -375,5 +411,5 @@ def _prompt(
         source=f"synthesis:{task_type}",
         task_type=task_type,
         reference=reference,
-        meta={"structure": structure, "generator": model},
+        meta={"structure": structure, **({"generator": model} if model else {})},
     )

@@ -23,6 +23,7 @@ from labeling.models import (
     TaskKind,
 )
 from labeling.selectors import project_get_for_user, task_get_for_user
+from labeling.selectors.structure import display_turns, structure_display, task_structure
 from labeling.services import review_create
 from labeling.services.rubric import rubric_of_task
 
@@ -129,10 +130,13 @@ def _review_context(task: Task) -> dict:
         {"answer": answer, "cells": [column["cells"][i] for column in columns]}
         for i, answer in enumerate(answers)
     ]
+    # Reviewers check answers against the expected call and the cited passages.
+    structure = structure_display(task_structure(task=task, show_answer=True))
     return {
         "project": task.project,
         "task": task,
-        "turns": task.prompt.messages or [],
+        "turns": display_turns(task.prompt.messages or [], structure),
+        "structure": structure,
         "system": task.prompt.system,
         "answers": answers,
         "rows": rows,

@@ -35,6 +35,7 @@ from labeling.models import (
 )
 from labeling.selectors import draft_get, project_get_for_user, task_get_for_user
 from labeling.selectors.queue import queue_rows
+from labeling.selectors.structure import display_turns, structure_display, task_structure
 from labeling.selectors.work import rework_answer, rework_draft
 from labeling.services import (
     annotation_skip,
@@ -124,8 +125,7 @@ def _work_context(assignment: Assignment | None, *, project: Project, task: Task
             ),
             saved_at=rejected["updated_at"],
         )
-    messages = list(task.prompt.messages or [])
-    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    structure = structure_display(task_structure(task=task))
     return {
         "project": project,
         "task": task,
@@ -142,7 +142,8 @@ def _work_context(assignment: Assignment | None, *, project: Project, task: Task
         # draft yet, the rejected answer.
         "server_draft": server_draft,
         "system": task.prompt.system,
-        "turns": [dict(m, last_user=(i == last_user)) for i, m in enumerate(messages)],
+        "turns": display_turns(task.prompt.messages or [], structure),
+        "structure": structure,
         "answers": answers,
         "draft": answers[0] if task.kind == TaskKind.DEMONSTRATION and answers else None,
         # The task's own rubric (an eval run's judge criteria) or the project's; each point

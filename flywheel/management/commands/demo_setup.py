@@ -20,6 +20,7 @@ DEMO_USERS = [
 DEMO_LOADERS = [
     "labeling.demo.load_demo",  # prompts, answers, tasks of every kind
     "labeling.pipeline.demo.load_demo",  # a log file imported, filtered, tagged, rewritten
+    "labeling.pipeline.demo_structured.load_demo",  # long-context, function-calling, RAG tasks
     "labeling.exports.demo.load_demo",  # SFT and preference snapshots from the annotations
     "training.demo.load_demo",  # a tiny model and a finished tiny SFT LoRA job
     "training.rlhf_demo.load_demo",  # reward, DPO, PPO, GRPO, RLOO; a generate job back to labelers
