@@ -116,6 +116,12 @@ def model(request):
     )
 
 
+@pytest.fixture(autouse=True)
+def _artifacts(settings, tmp_path):
+    """Runs store their input beside them; here, in the test's own folder."""
+    settings.FLYWHEEL_ARTIFACT_DIR = tmp_path / "artifacts"
+
+
 @pytest.fixture
 def structured_project(project):
     project.task_types = [*project.task_types, *KINDS]
@@ -363,9 +369,8 @@ def test_command_says_what_is_wrong_with_the_tools(structured_project, llm, tmp_
 
 
 def test_api_queues_a_run_and_refuses_bad_tools_with_a_message(
-    owner, structured_project, settings, tmp_path, django_capture_on_commit_callbacks
+    owner, structured_project, django_capture_on_commit_callbacks
 ):
-    settings.FLYWHEEL_ARTIFACT_DIR = tmp_path
     client = APIClient()
     client.force_authenticate(owner)
     url = f"/api/projects/{structured_project.pk}/pipeline/structured/"
@@ -411,8 +416,7 @@ def test_api_refuses_others(who, structured_project, labeler, stranger):
 # -- the page's form and the admin -------------------------------------------------------------
 
 
-def test_form_starts_a_run_from_pasted_tools(client, owner, structured_project, settings, tmp_path):
-    settings.FLYWHEEL_ARTIFACT_DIR = tmp_path
+def test_form_starts_a_run_from_pasted_tools(client, owner, structured_project):
     client.force_login(owner)
     response = client.post(
         reverse("labeling:pipeline_structured", args=[structured_project.pk]),
@@ -433,8 +437,7 @@ def test_form_starts_a_run_from_pasted_tools(client, owner, structured_project, 
     assert run.created_by == owner
 
 
-def test_form_reads_uploaded_documents(client, owner, structured_project, settings, tmp_path):
-    settings.FLYWHEEL_ARTIFACT_DIR = tmp_path
+def test_form_reads_uploaded_documents(client, owner, structured_project):
     client.force_login(owner)
     files = [
         SimpleUploadedFile("bridge.txt", b"The bridge was finished in 1932."),
@@ -516,9 +519,8 @@ def test_form_refuses_others(client, structured_project, labeler):
 
 
 def test_admin_starts_a_structured_run_from_a_file_on_the_server(
-    client, make_user, structured_project, tmp_path, settings
+    client, make_user, structured_project, tmp_path
 ):
-    settings.FLYWHEEL_ARTIFACT_DIR = tmp_path
     admin = make_user("admin", superuser=True)
     passages = tmp_path / "passages.jsonl"
     passages.write_text("".join(json.dumps(p) + "\n" for p in PASSAGES))
