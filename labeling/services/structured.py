@@ -38,7 +38,7 @@ from labeling.pipeline.structured import (
 )
 from labeling.pipeline.structured_inputs import documents_clean, passages_clean, tools_clean
 from labeling.pipeline.synthesis_base import SynthesisRun
-from labeling.services.pipeline import (
+from labeling.services.pipeline.runs import (
     ERROR_FILE_MISSING,
     ERROR_LLM_MODEL,
     TAGGED_BY_SOURCE,

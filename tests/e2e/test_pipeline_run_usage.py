@@ -12,8 +12,8 @@ from django.db import connection
 
 from flywheel.testing.openai_server import Reply
 from labeling.models import PipelineRun, PipelineStatus
-from labeling.services import pipeline as pipeline_services
 from labeling.services.pipeline import pipeline_run_execute
+from labeling.services.pipeline import runs as pipeline_runs
 from labeling.services.prompts import prompt_bulk_create
 from tests.conftest import login
 
@@ -61,7 +61,7 @@ def test_progress_cost_and_task_warnings_on_the_run_page(
 ):
     settings.FLYWHEEL_LLM_BASE_URL = llm_server.base_url
     settings.FLYWHEEL_LLM_MAX_CONCURRENCY = 1  # one draft at a time, so progress is visible
-    monkeypatch.setattr(pipeline_services, "PROGRESS_EVERY", 1)
+    monkeypatch.setattr(pipeline_runs, "PROGRESS_EVERY", 1)
     llm_server.respond_with(lambda request: Reply(ANSWER, delay=0.7))
     project.k_outputs = 2
     project.save()

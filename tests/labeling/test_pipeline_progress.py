@@ -9,7 +9,6 @@ import pytest
 from flywheel.testing.openai_server import Reply
 from labeling.models import PipelineRun, PipelineStatus, Task
 from labeling.pipeline.progress import ProgressMeter
-from labeling.services import pipeline as pipeline_services
 from labeling.services.pipeline import (
     ERROR_GOLD_SHARE,
     ERROR_PRICE,
@@ -19,6 +18,7 @@ from labeling.services.pipeline import (
     prompts_tag,
     tasks_create_from_prompts,
 )
+from labeling.services.pipeline import runs as pipeline_runs
 from labeling.services.prompts import prompt_bulk_create
 
 pytestmark = pytest.mark.django_db
@@ -54,8 +54,8 @@ def every(monkeypatch):
     """Report every `n` items, never by time (so that the test sees exact values)."""
 
     def set_every(n):
-        monkeypatch.setattr(pipeline_services, "PROGRESS_EVERY", n)
-        monkeypatch.setattr(pipeline_services, "PROGRESS_SECONDS", 3600.0)
+        monkeypatch.setattr(pipeline_runs, "PROGRESS_EVERY", n)
+        monkeypatch.setattr(pipeline_runs, "PROGRESS_SECONDS", 3600.0)
 
     return set_every
 
@@ -219,7 +219,7 @@ def test_ranking_leaves_out_prompts_with_fewer_than_k_answers_and_says_so(projec
     assert run.counts["tasks"] == 1 and run.counts["skipped_too_few_answers"] == 2
     (warning,) = run.warnings
     assert warning["code"] == "too_few_answers"
-    assert warning["message"] == pipeline_services.WARNING_TOO_FEW_ANSWERS.format(
+    assert warning["message"] == pipeline_runs.WARNING_TOO_FEW_ANSWERS.format(
         count=2, need=3, kind="ranking"
     )
 

@@ -18,7 +18,6 @@ from labeling.models import (
     PromptStatus,
     Task,
 )
-from labeling.services import pipeline as pipeline_services
 from labeling.services.pipeline import (
     ERROR_GOLD_SHARE,
     ERROR_LENGTH_ORDER,
@@ -26,6 +25,7 @@ from labeling.services.pipeline import (
     ERROR_SYNTH_COUNTS,
     PipelineRunError,
 )
+from labeling.services.pipeline import execute as pipeline_execute
 from labeling.services.prompts import prompt_bulk_create
 
 pytestmark = pytest.mark.django_db
@@ -188,7 +188,7 @@ def test_a_failed_run_exits_non_zero_with_its_error(project, monkeypatch):
     def broken(run):
         raise PipelineRunError("the tagger broke")
 
-    monkeypatch.setattr(pipeline_services, "_tag", broken)
+    monkeypatch.setattr(pipeline_execute, "_tag", broken)
     with pytest.raises(CommandError, match="the tagger broke"):
         run_command("tag_prompts", "--project", project.slug)
     assert PipelineRun.objects.get().status == PipelineStatus.FAILED
