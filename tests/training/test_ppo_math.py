@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from training.ppo import (  # noqa: E402
+from training.ppo_math import (  # noqa: E402
     compute_gae,
     first_true_indices,
     kl_estimate,
