@@ -117,7 +117,10 @@ class JudgmentSetViewSet(viewsets.ReadOnlyModelViewSet):
     def report(self, request: Request, pk: str) -> Response:
         """Agreement between groups a and b: with_ties, without_ties, cohen_kappa,
         krippendorff_alpha, per_turn, per_category, confusion_matrix, disagreements,
-        leaderboards, rank_correlation (and scores for single-answer grades)."""
+        leaderboards, rank_correlation, trust (verdict in plain words) and explain; for
+        single-answer grades, scores with the same: spearman, kendall_tau_b, pearson,
+        mean_absolute_difference with intervals, difference to people-people, per_turn,
+        per_category, disagreements, leaderboards, rank_correlation, trust, explain."""
         return _report(request, judgment_set=self.get_object())
 
 

@@ -1,6 +1,7 @@
 """Demo data for evaluation: MT-Bench questions with GPT-4 gold references, the answers of the
 six real models MT-Bench's human voters compared (so the agreement demo's disagreements show
-both answers), and judged runs of two of them (gpt-3.5-turbo and vicuna-13b-v1.2).
+both answers), a pairwise run of vicuna-13b-v1.2 against gpt-3.5-turbo and a single-answer
+grading run of four of the models over both turns.
 
 The demo has no real LLM, so the judge is a *scripted demo judge*: a local
 OpenAI-compatible server started only for the load, with a transparent rule — prefer the
@@ -31,16 +32,27 @@ SET_NAME = "MT-Bench (demo)"
 PAIR_JUDGE = "Scripted demo judge: pairwise, prefers more reference words"
 SINGLE_JUDGE = "Scripted demo judge: 1-10, share of reference words"
 MODELS = ("vicuna-13b-v1.2", "gpt-3.5-turbo")
+# Graded one answer at a time, both turns: four models from strong to weak, so that the score
+# agreement demo (demo_agreement.py adds people's scores) has a leaderboard worth comparing.
+SINGLE_RUN = "Single-answer grades (scripted demo judge)"
+SINGLE_MODELS = ("gpt-4", "gpt-3.5-turbo", "vicuna-13b-v1.2", "llama-13b")
 # 465 of the 480 (question, model) answers of the six models in MT-Bench's human judgments.
 ANSWERS = "model_answers_6models.jsonl"
 _WORD = re.compile(r"[a-z0-9]+")
 _BLOCK = re.compile(r"\[The start of (?:the )?([^\]]+?)\]\n(.*?)\n\[The end of", re.DOTALL)
 _USER_TURN = re.compile(r"### User:\n(.*?)\n\n###", re.DOTALL)
+_REPLY = re.compile(r"### (?:Assistant(?: [AB])?|Reference answer):\n")
 _QUESTION = re.compile(r"\[User question\]\n(.*?)\n\n\[", re.DOTALL)
 
 
-def _words(text: str) -> set[str]:
+def key_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if len(w) > 3}
+
+
+def _last_reply(conversation: str) -> str:
+    """The last assistant reply of a conversation rendered by ``judging.prompts``."""
+    starts = [m.end() for m in _REPLY.finditer(conversation)]
+    return conversation[starts[-1] :] if starts else conversation
 
 
 def _scripted_judge(request: dict) -> str:
@@ -49,18 +61,28 @@ def _scripted_judge(request: dict) -> str:
     blocks = _BLOCK.findall(prompt)
 
     def block(*needles: str) -> str:
-        return next((text for name, text in blocks if all(n in name for n in needles)), "")
+        # "conversation" names the answer's block, not the "reference conversation".
+        name, text = next(
+            (
+                (n, t)
+                for n, t in blocks
+                if all(x in n for x in needles) and ("reference" in needles or "reference" not in n)
+            ),
+            ("", ""),
+        )
+        # A conversation holds every turn, the user's too; the turn judged is the last reply.
+        return _last_reply(text) if "conversation" in name else text
 
     question = _QUESTION.search(prompt)
     user_turns = _USER_TURN.findall(prompt)
     fallback = question.group(1) if question else (user_turns[-1] if user_turns else "")
-    anchor = _words(block("reference") or fallback)
+    anchor = key_words(block("reference") or fallback)
     if block("assistant A"):
-        a = len(anchor & _words(block("assistant A")))
-        b = len(anchor & _words(block("assistant B")))
+        a = len(anchor & key_words(block("assistant A")))
+        b = len(anchor & key_words(block("assistant B")))
         verdict = "[[A]]" if a > b else "[[B]]" if b > a else "[[C]]"
         return f"Shared words with the anchor: A {a}, B {b}.\n{verdict}"
-    answer = _words(block("assistant's answer") or block("conversation"))
+    answer = key_words(block("assistant's answer") or block("conversation"))
     share = len(anchor & answer) / len(anchor) if anchor else 0.0
     return f"The answer covers {share:.0%} of the anchor's words.\n[[{1 + round(9 * share)}]]"
 
@@ -124,10 +146,10 @@ def load_demo(*, project, users: dict, stdout: TextIO) -> None:
                 project=project,
                 eval_set=eval_set,
                 judge_config=single,
-                name="Single-answer grades (scripted demo judge)",
+                name=SINGLE_RUN,
                 mode="single",
-                models=list(MODELS),
-                turns=[1],
+                models=list(SINGLE_MODELS),
+                turns=[1, 2],
                 created_by=researcher,
                 start=False,
             ),

@@ -353,7 +353,7 @@ def present_scores(report: dict, *, item_url: Callable[[dict], str]) -> dict[str
                     f"{_num(reference['mean_absolute_difference'])} points apart"
                 ),
                 "ci": _ci_signed(mad["ci"]),
-                "explain": explain["difference"],
+                "explain": explain["difference_mad"],
                 "tone": "bad" if mad["ci"][0] is not None and mad["ci"][0] > 0 else "",
             },
         ]

@@ -58,9 +58,8 @@ SCORE_EXPLAIN = {
         "relation, below 0 the reverse order. Above 0.7 is good."
     ),
     "kendall_tau_b": (
-        "Of all pairs of answers, the share both groups order the same way minus the share "
-        "they order oppositely (pairs scored equal are left out). Lower than Spearman on the "
-        "same scores; read it as the chance of agreeing on which of two answers is better."
+        "For two answers, how much more often the groups agree than disagree on which is "
+        "better. Lower than Spearman on the same scores."
     ),
     "pearson": (
         "How closely one group's scores follow the other's on a straight line. Unlike "
@@ -72,11 +71,14 @@ SCORE_EXPLAIN = {
         "every answer higher than people do."
     ),
     "difference": (
-        "Judge-vs-people minus people-vs-people on the same questions. For the correlations, "
-        "near zero or above means the judge follows a person about as closely as two people "
-        "follow each other; clearly below zero means a person would be a better stand-in. For "
-        "the mean absolute difference it is the other way round: above zero means the judge "
-        "is further from people than people are from each other."
+        "Judge-vs-people minus people-vs-people on the same questions. Near zero or above: the "
+        "judge follows a person about as closely as two people follow each other. Clearly "
+        "below zero: a person would be a better stand-in."
+    ),
+    "difference_mad": (
+        "The judge's distance from people minus people's distance from each other. Near zero "
+        "or below: the judge is no further from a person than another person is. Clearly "
+        "above zero: it is further."
     ),
     "leaderboards": (
         "Each group's mean score per model over the compared answers. The rank correlation "
@@ -280,14 +282,14 @@ def score_trust(report: dict[str, Any], *, judge: bool = True) -> dict[str, Any]
     if judge and rho_gap[0] is not None and not below and band < 2:
         if rho_gap[0] > 0:
             reasons.append(
-                f"{b} agree with each other less well still (Spearman "
+                f"Raters within {b} agree with each other less well still (Spearman "
                 f"{_num(reference.get('spearman'))} between two of them; the interval of the "
                 "difference lies above zero): these answers are hard to grade alike, and the "
                 "judge follows a person more closely than another person does."
             )
         else:
             reasons.append(
-                f"{b} do not agree much better among themselves (Spearman "
+                f"Raters within {b} do not agree much better among themselves (Spearman "
                 f"{_num(reference.get('spearman'))} between two of them, and the interval of "
                 "the difference reaches zero): the judge is about as good a stand-in as another "
                 "person, and these answers are hard to grade alike."

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from evaluation.demo import load_demo
+from evaluation.demo import SINGLE_MODELS, load_demo
 from evaluation.models import EvalRun, RunStatus
 from evaluation.services import eval_run_create, eval_run_execute
 from tests.conftest import login
@@ -43,7 +43,7 @@ def test_researcher_reads_a_finished_run(page, screenshot_dir, project, owner):
 
     single = EvalRun.objects.get(project=project, mode="single")
     page.goto(f"/evaluation/runs/{single.pk}/")
-    assert page.locator("#scores-table tbody tr").count() == 2
+    assert page.locator("#scores-table tbody tr").count() == len(SINGLE_MODELS)
     shoot(page, screenshot_dir, "eval-run-single")
 
     page.goto(f"/evaluation/projects/{project.pk}/")

@@ -1,16 +1,20 @@
 """The human-evaluation loop in the browser: a judge run on the local OpenAI-compatible
 server, a researcher sends its items to human raters, two raters answer the pairwise pages by
 keys, the researcher collects and reads the judge-vs-human report. Plus the real MT-Bench
-report as a manager would see it. Screenshots at 1280x800 and 390x844, light and dark."""
+report as a manager would see it, and the score report of the demo's grading run.
+Screenshots at 1280x800 and 390x844, light and dark."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 
+from evaluation import demo as evaluation_demo
 from evaluation.demo_agreement import DATA as MT_BENCH
+from evaluation.demo_agreement import rate_grading_run
 from evaluation.models import Judgment
 from evaluation.services import (
     candidates_import,
@@ -169,3 +173,30 @@ def test_the_real_mt_bench_report_reads_for_a_manager(page, screenshot_dir, proj
     # Tab order reaches the filters first, then the report's links.
     page.goto(f"/evaluation/projects/{project.pk}/agreement/")
     shoot(page, screenshot_dir, "agreement-index")
+
+
+def test_the_score_report_of_the_demo_grading_run(page, screenshot_dir, project, owner):
+    users = {"researcher": owner}
+    evaluation_demo.load_demo(project=project, users=users, stdout=io.StringIO())
+    run = rate_grading_run(project=project, stdout=io.StringIO())
+    login(page, owner.username)
+    page.wait_for_load_state()
+    page.goto(f"/evaluation/runs/{run.pk}/report/")
+    assert page.get_by_role("heading", name="Can the judge's scores be trusted?").is_visible()
+    cards = page.locator(".stat")
+    assert cards.count() == 6  # four statistics and two differences to people-people
+    assert cards.nth(0).inner_text().startswith("Spearman")
+    assert "human among themselves" in cards.nth(4).inner_text()
+    assert page.locator(".score-row:not(.bar-head)").count() == 8
+    assert page.locator("#slb-h").is_visible() and page.locator(".boards table").count() == 2
+    shoot(page, screenshot_dir, "agreement-scores")
+    # The largest disagreement: the answer, the judge's reasoning, both people's scores.
+    page.goto(page.locator(".disagreement-list a").first.get_attribute("href"))
+    page.wait_for_selector("#v-h")
+    assert page.locator("#v-h").inner_text() == "Scores"
+    assert page.locator(".answer-card").count() == 1
+    assert page.locator("tr", has_text="demo-rater-thoroughness").count() == 1
+    assert page.locator("details summary", has_text="Reasoning").count() == 2  # two trials
+    page.locator("details summary", has_text="Rationale").first.click()
+    assert page.get_by_text("Scripted demo rater:").first.is_visible()
+    shoot(page, screenshot_dir, "agreement-scores-item")

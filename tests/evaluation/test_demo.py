@@ -1,6 +1,6 @@
 import io
 
-from evaluation.demo import PAIR_JUDGE, _scripted_judge, load_demo
+from evaluation.demo import PAIR_JUDGE, SINGLE_MODELS, SINGLE_RUN, _scripted_judge, load_demo
 from evaluation.models import EvalRun, EvalSet, JudgeConfig, RunStatus
 
 
@@ -25,3 +25,27 @@ def test_load_demo_builds_judged_runs_once(project, owner):
     pairwise = runs.get(mode="baseline")
     assert pairwise.results["overall"]["pairs"][0]["n"] > 100
     assert "scripted demo judge" in JudgeConfig.objects.get(name=PAIR_JUDGE).name.lower()
+
+
+def test_scripted_demo_judge_grades_the_last_reply_against_the_last_reference_turn():
+    prompt = (
+        "[The start of the reference conversation]\n### User:\nName a city\n\n"
+        "### Reference answer:\nParis is a city\n\n### User:\nAnother one?\n\n"
+        "### Reference answer:\nLisbon is another\n[The end of the reference conversation]\n\n"
+        "[The start of the conversation]\n### User:\nName a city\n\n### Assistant:\n"
+        "Paris is a city\n\n### User:\nAnother one?\n\n### Assistant:\nLisbon\n"
+        "[The end of the conversation]"
+    )
+    # Anchor "Lisbon is another": two key words (lisbon, another), the reply has one; the
+    # earlier turns and the reference conversation are not the answer. 1 + round(9 x 0.5) = 5.
+    reply = _scripted_judge({"messages": [{"role": "user", "content": prompt}]})
+    assert reply == "The answer covers 50% of the anchor's words.\n[[5]]"
+
+
+def test_grading_run_scores_four_models_over_both_turns(project, owner):
+    load_demo(project=project, users={"researcher": owner}, stdout=io.StringIO())
+    single = EvalRun.objects.get(project=project, name=SINGLE_RUN)
+    assert single.candidate_models == list(SINGLE_MODELS)
+    items = single.items.all()
+    assert set(items.values_list("turn", flat=True)) == {1, 2}
+    assert set(items.values_list("model_a", flat=True)) == set(SINGLE_MODELS)

@@ -6,8 +6,15 @@ import io
 from django.urls import reverse
 
 from evaluation import demo as evaluation_demo
-from evaluation.demo_agreement import SET_NAME, load_demo
-from evaluation.models import AgreementReport, CandidateAnswer, ImportedJudgment, JudgmentSet
+from evaluation.demo_agreement import DEMO_RATERS, SET_NAME, _demo_rating, load_demo
+from evaluation.models import (
+    AgreementReport,
+    CandidateAnswer,
+    EvalRun,
+    ImportedJudgment,
+    Judgment,
+    JudgmentSet,
+)
 from evaluation.reports import agreement_report_build
 from evaluation.views_reports import _defaults, looks_like_judge
 from tests.conftest import PASSWORD
@@ -132,3 +139,43 @@ def test_demo_disagreements_show_both_answers(client, project, owner):
     )
     assert [bool(a["text"]) for a in page.context["answers"]] == [True, True]
     assert "No stored answer" not in page.content.decode()
+
+
+def test_demo_raters_follow_their_stated_rules():
+    anchor = "Lisbon harbour trams"  # three key words
+    answer = "Lisbon has trams. " * 40  # 120 words, two of the three key words
+    point, why = _demo_rating(DEMO_RATERS[0], anchor=anchor, answer=answer)
+    assert (point, why) == (4, "Scripted demo rater: covers 67% of the key words, 4 of 5.")
+    point, why = _demo_rating(DEMO_RATERS[1], anchor=anchor, answer=answer)
+    assert (point, why) == (3, "Scripted demo rater: 120 words, 3 of 5 for thoroughness.")
+    point, why = _demo_rating(DEMO_RATERS[1], anchor=anchor, answer="Porto. " * 400)
+    assert (point, why) == (2, "Scripted demo rater: 400 words but off the point, 2 of 5.")
+
+
+def test_demo_grading_run_has_a_score_report_to_open(client, project, owner):
+    users = {"researcher": owner}
+    evaluation_demo.load_demo(project=project, users=users, stdout=io.StringIO())
+    out = io.StringIO()
+    load_demo(project=project, users=users, stdout=out)
+    load_demo(project=project, users=users, stdout=out)
+    run = EvalRun.objects.get(project=project, name=evaluation_demo.SINGLE_RUN)
+    judged = set(
+        Judgment.objects.filter(run=run, rater_group="judge").values_list("item_id", flat=True)
+    )
+    people = Judgment.objects.filter(run=run, rater_group="human")
+    # Both demo raters scored every answer the judge scored, once.
+    assert people.count() == 2 * len(judged)
+    assert set(people.values_list("rater", flat=True)) == set(DEMO_RATERS)
+    assert out.getvalue().count("scores by the scripted demo raters") == 1
+    _login(client, owner)
+    response = client.get(reverse("evaluation:run_report", args=[run.pk]))
+    assert (response.context["query"]["a"], response.context["query"]["b"]) == ("judge", "human")
+    shown = response.context["report"]
+    assert shown["kind"] == "scores"
+    scores = shown["scores"]
+    assert len(scores["categories"]) == 8 and [t["turn"] for t in scores["turns"]] == ["1", "2"]
+    assert [len(board["rows"]) for board in scores["leaderboards"]] == [4, 4]
+    assert scores["baseline_missing"] is False and scores["disagreement_count"] > 0
+    assert scores["trust"]["verdict"] in response.content.decode()
+    # The report was computed ahead by the loader: the page served the stored one.
+    assert AgreementReport.objects.filter(run=run).count() == 1
