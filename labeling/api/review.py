@@ -130,7 +130,9 @@ def project_quality_view(request: Request, pk: int) -> Response:
 @extend_schema(
     responses=OpenApiTypes.OBJECT,
     description="Per annotator: gold accuracy, skip rate, median time, agreement with the "
-    "others and position bias (first-shown wins against gold and others).",
+    "others, position bias (first-shown wins against gold and others), and `with_others`: "
+    "pairwise agreement, Kendall tau-b and Krippendorff's alphas of this annotator against "
+    "each other one on shared tasks (one unit per pair of annotations).",
 )
 @api_view(["GET"])
 def project_annotator_quality_view(request: Request, pk: int) -> Response:

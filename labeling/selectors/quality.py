@@ -120,47 +120,67 @@ def _agreement_with(row: Row, others: Iterable[Row], ids: Sequence[int]) -> tupl
     return agree, compared
 
 
-def agreement_figures(rows: Sequence[Row], answers: dict[int, list[int]]) -> dict[str, Any]:
+def _add_units(units: dict[str, list[list]], kind: str, group: Sequence[Row], ids) -> None:
+    """Krippendorff units of one task's annotations (one value per annotation in each)."""
+    if kind == TaskKind.RANKING:
+        positions = [ranking_positions(row.payload["ranking"]) for row in group]
+        for answer in ids:
+            units["ranking"].append([p[answer] for p in positions])
+    if kind == TaskKind.PAIRWISE:
+        units["pairwise"].append([row.payload.get("choice") for row in group])
+    if kind == TaskKind.RUBRIC:
+        for answer in ids:
+            criteria = group[0].payload["scores"].get(str(answer), {})
+            for criterion in criteria:
+                units["rubric"].append(
+                    [row.payload["scores"].get(str(answer), {}).get(criterion) for row in group]
+                )
+    for answer in ids:
+        ratings = [row.ratings.get(str(answer)) for row in group]
+        if sum(r is not None for r in ratings) >= 2:
+            units["ratings"].append(ratings)
+        for flag in Flag.values:
+            units[f"flag:{flag}"].append(
+                [int(flag in row.flags.get(str(answer), [])) for row in group]
+            )
+
+
+def agreement_figures(
+    rows: Sequence[Row], answers: dict[int, list[int]], *, focus: int | None = None
+) -> dict[str, Any]:
     """Pairwise-preference agreement, mean Kendall tau-b and Krippendorff's alphas over the
-    tasks that have two or more counted annotations."""
+    tasks that have two or more counted annotations.
+
+    With `focus` (an annotator id), only that annotator against each other one: pairs of
+    annotations with the focus on one side, and for the alphas one unit per such pair, so the
+    figures say how far this annotator agrees with the rest, not how far the rest agree."""
     agree = compared = 0
     taus: list[float] = []
     units: dict[str, list[list]] = defaultdict(list)
     for task_id, group in _by_task(rows).items():
         if len(group) < 2:
             continue
+        if focus is None:
+            couples = list(itertools.combinations(group, 2))
+            unit_groups = [group]
+        else:
+            mine = [row for row in group if row.annotator_id == focus][:1]
+            couples = [(m, o) for m in mine for o in group if o.annotator_id != focus]
+            unit_groups = [list(couple) for couple in couples]
         ids = answers[task_id]
         kind = group[0].kind
-        prefs = [_prefs(row, ids) for row in group]
-        for pa, pb in itertools.combinations(prefs, 2):
+        for ra, rb in couples:
+            pa, pb = _prefs(ra, ids), _prefs(rb, ids)
             for pair in pa.keys() & pb.keys():
                 compared += 1
                 agree += pa[pair] == pb[pair]
-        if kind == TaskKind.RANKING:
-            positions = [ranking_positions(row.payload["ranking"]) for row in group]
-            for xa, xb in itertools.combinations(positions, 2):
+            if kind == TaskKind.RANKING:
+                xa, xb = (ranking_positions(r.payload["ranking"]) for r in (ra, rb))
                 tau = stats.kendall_tau_b([xa[i] for i in ids], [xb[i] for i in ids])
                 if not math.isnan(tau):
                     taus.append(tau)
-            for answer in ids:
-                units["ranking"].append([p[answer] for p in positions])
-        if kind == TaskKind.PAIRWISE:
-            units["pairwise"].append([row.payload.get("choice") for row in group])
-        if kind == TaskKind.RUBRIC:
-            for answer in ids:
-                criteria = group[0].payload["scores"].get(str(answer), {})
-                for criterion in criteria:
-                    units["rubric"].append(
-                        [row.payload["scores"].get(str(answer), {}).get(criterion) for row in group]
-                    )
-        for answer in ids:
-            ratings = [row.ratings.get(str(answer)) for row in group]
-            if sum(r is not None for r in ratings) >= 2:
-                units["ratings"].append(ratings)
-            for flag in Flag.values:
-                units[f"flag:{flag}"].append(
-                    [int(flag in row.flags.get(str(answer), [])) for row in group]
-                )
+        for unit_rows in unit_groups:
+            _add_units(units, kind, unit_rows, ids)
     flag_units = [u for key, u_list in units.items() if key.startswith("flag:") for u in u_list]
 
     def alpha(key_units: list[list], level: str) -> dict[str, Any]:
@@ -270,6 +290,8 @@ def annotator_figures(
             "gold_accuracy": _figure(sum(gold) / len(gold) if gold else None, len(gold)),
             "median_time_ms": _figure(statistics.median(times) if times else None, len(times)),
             "agreement_with_others": _figure(agree / compared if compared else None, compared),
+            # Tau-b and the alphas of this annotator against each other one on shared tasks.
+            "with_others": agreement_figures(rows, answers, focus=annotator_id),
             "position_bias": {
                 # How often the answer this labeler saw first won, against how often the gold
                 # answer and the other labelers' choices happened to be that same answer.

@@ -151,3 +151,54 @@ def test_per_annotator_gold_skip_time_and_position_bias(project, coders):
     assert figures["cat"]["skip_rate"] == {"value": 1.0, "n": 1}
     assert figures["cat"]["annotations"] == 0
     assert ann_figures["agreement_with_others"] == {"value": round(first_shown_a / 6, 4), "n": 6}
+
+
+def test_per_annotator_tau_b_and_alpha_against_the_others(project, coders):
+    (task,) = make_tasks(project, required=3)
+    one, two, three = answer_ids(task)
+    ann, bob, cat = coders
+    answer(project, ann, task, {"ranking": [one, two, three]})
+    answer(project, bob, task, {"ranking": [one, three, two]})
+    answer(project, cat, task, {"ranking": [one, two, three]})
+    figures = {row["username"]: row["with_others"] for row in annotator_quality(project=project)}
+    # ann against bob: tau-b 1/3; against cat: 1. bob against both: 1/3.
+    assert figures["ann"]["kendall_tau_b"] == {"value": round(2 / 3, 4), "n": 2}
+    assert figures["bob"]["kendall_tau_b"] == {"value": round(1 / 3, 4), "n": 2}
+    assert figures["ann"]["pairwise_agreement"] == {"value": round(5 / 6, 4), "n": 6}
+    # ann's units, one per (pair of annotators, answer): [0,0] [1,2] [2,1] with bob and
+    # [0,0] [1,1] [2,2] with cat. n = 12, n_0 = n_1 = n_2 = 4; o_12 = o_21 = 2.
+    # Ordinal: d_01 = d_12 = (4 + 4 - 4)^2 = 16, d_02 = (12 - 4)^2 = 64.
+    # alpha = 1 - (n - 1) * (2 * 16 + 2 * 16) / (2 * (16 * 16 + 16 * 16 + 16 * 64)).
+    assert figures["ann"]["alpha_ranking_ordinal"] == {
+        "value": round(1 - 11 * 64 / 3072, 4),
+        "n": 6,
+    }
+    # bob disagrees with both on the order of two and three: a lower alpha than ann's.
+    assert figures["bob"]["alpha_ranking_ordinal"]["value"] < round(1 - 11 * 64 / 3072, 4)
+
+
+def test_flag_nominal_and_rating_ordinal_alphas_by_hand(project, coders):
+    project.answer_rating_max = 5
+    project.save()
+    (task,) = make_tasks(project, answers=2, required=2)
+    first, second = answer_ids(task)
+    ann, bob, _ = coders
+    answer(
+        project, ann, task,
+        {"ranking": [first, second], "flags": {str(first): ["harmful"]},
+         "ratings": {str(first): 5, str(second): 2}},
+    )  # fmt: skip
+    answer(
+        project, bob, task,
+        {"ranking": [first, second], "flags": {str(first): ["harmful", "refusal"]},
+         "ratings": {str(first): 4, str(second): 2}},
+    )  # fmt: skip
+    quality = project_quality(project=project)
+    # Flags: a unit per (answer, flag), 2 answers x 5 flags = 10 units, 20 values: [1, 1] for
+    # (first, harmful), [0, 1] for (first, refusal), [0, 0] for the other 8. n_0 = 17, n_1 = 3,
+    # o_01 = o_10 = 1. Nominal: alpha = 1 - (n - 1) * 2 / (n_0 * n_1 * 2) = 1 - 19 * 2 / 102.
+    assert quality["alpha_flags_nominal"] == {"value": round(1 - 38 / 102, 4), "n": 10}
+    # Ratings: units [5, 4] and [2, 2]; n_2 = 2, n_4 = n_5 = 1, o_45 = o_54 = 1.
+    # Ordinal: d_45 = (1 + 1 - 1)^2 = 1, d_24 = (2 + 1 - 1.5)^2 = 2.25, d_25 = (4 - 1.5)^2.
+    # alpha = 1 - (n - 1) * 2 / (2 * (2 * 2.25 + 2 * 6.25 + 1)) = 1 - 3 * 2 / 36.
+    assert quality["alpha_ratings_ordinal"] == {"value": round(1 - 6 / 36, 4), "n": 2}
