@@ -287,7 +287,13 @@ def config_resolve(
     hyperparameters: dict[str, Any],
 ) -> dict[str, Any]:
     """The full config a job will run with, or a ConfigError naming the field that is wrong."""
-    from .rl_config import SNAPSHOT_KIND, rl_method_check, rl_resolve
+    from .rl_config import (
+        POLICY_KINDS,
+        SNAPSHOT_KIND,
+        policy_lora_shape,
+        rl_method_check,
+        rl_resolve,
+    )
 
     if kind not in SNAPSHOT_KIND:
         raise ConfigError(ERROR_KIND_NOT_YET.format(kind=JobKind(kind).label), field="kind")
@@ -316,6 +322,8 @@ def config_resolve(
         )
     rl = rl_resolve(kind=kind, hyperparameters=hyperparameters, project=snapshot.project)
     rl_method_check(kind=kind, method=peft["method"], base_model=base_model, rl=rl)
+    if kind in POLICY_KINDS:
+        peft = policy_lora_shape(peft, policy_adapter_id=rl["policy_adapter"])
     return {
         "kind": kind,
         "base_model": base_model,

@@ -229,3 +229,26 @@ def rl_method_check(*, kind: str, method: str, base_model: str, rl: dict[str, An
                 ),
                 field="reward_adapter",
             )
+
+
+LORA_SHAPE = ("r", "lora_alpha", "lora_dropout", "target_modules")
+
+
+def policy_lora_shape(peft: dict[str, Any], *, policy_adapter_id: int) -> dict[str, Any]:
+    """PPO, GRPO and RLOO keep training the policy adapter, so its rank, alpha, dropout and
+    target modules are the adapter's, whatever the job's form said: the job's config records
+    those (read from the adapter's PEFT `adapter_config.json`), and where they came from."""
+    import json
+    from pathlib import Path
+
+    from .models import Adapter
+
+    adapter = Adapter.objects.get(pk=policy_adapter_id)
+    try:
+        saved = json.loads((Path(adapter.path) / "adapter_config.json").read_text())
+    except (OSError, ValueError):
+        return peft  # the worker loads the adapter and fails there with its own message
+    shape = {key: saved[key] for key in LORA_SHAPE if key in saved}
+    if isinstance(shape.get("target_modules"), list):
+        shape["target_modules"] = sorted(shape["target_modules"])
+    return {**peft, **shape, "lora_from": f"policy adapter {adapter.pk}"}

@@ -4,6 +4,9 @@ only fail in the worker gets a field error before anything is queued."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from training.config import ConfigError
@@ -168,3 +171,23 @@ def test_adapter_records_the_method_and_base_really_trained(project, owner, adap
     dora = adapters("sft", method="dora")
     assert policy_method(dora, quantized=False) == "dora"
     assert Adapter.objects.filter(job=job).count() == 2
+
+
+@pytest.mark.parametrize("kind", ["ppo", "grpo", "rloo"])
+def test_policy_jobs_record_the_policy_adapters_lora_shape(project, owner, adapters, kind):
+    """They keep training the policy adapter: its r, alpha, dropout and targets are what runs,
+    not the job form's (which used to be recorded, and ignored)."""
+    policy, reward = adapters("sft"), adapters("reward")
+    (Path(policy.path) / "adapter_config.json").write_text(
+        json.dumps({"r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
+                    "target_modules": ["v_proj", "q_proj"], "peft_type": "LORA"})
+    )  # fmt: skip
+    job = make_rl_job(
+        project=project, owner=owner, kind=kind, base_model=POLICY_BASE,
+        snapshot=prompts_snapshot(project), policy_adapter=policy.pk, reward_adapter=reward.pk,
+    )  # fmt: skip
+    peft = job.config["peft"]
+    assert (peft["r"], peft["lora_alpha"], peft["lora_dropout"]) == (8, 16, 0.0)
+    assert peft["target_modules"] == ["q_proj", "v_proj"]
+    assert peft["lora_from"] == f"policy adapter {policy.pk}"
+    assert job.peft_config["r"] == 8
