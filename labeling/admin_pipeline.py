@@ -60,6 +60,9 @@ class PipelineRunAddForm(forms.ModelForm):
         required=False, min_value=0, help_text="LLM stages: USD per million output tokens."
     )
     retag = forms.BooleanField(required=False, help_text="Tag: every prompt again.")
+    llm_rewrite = forms.CharField(
+        required=False, max_length=2000, help_text="Synthesize: an instruction to rewrite by."
+    )
     drafts = forms.BooleanField(required=False, help_text="Synthesize: draft answers.")
     candidates = forms.IntegerField(
         required=False, min_value=0, max_value=20, help_text="Synthesize: K answers per prompt."
@@ -126,6 +129,7 @@ class PipelineRunAddForm(forms.ModelForm):
                 self.run = prompts_synthesize(
                     project=project,
                     rewrites=data.get("rewrites") or [],
+                    llm_rewrite=data.get("llm_rewrite") or "",
                     drafts=bool(data.get("drafts")),
                     candidates=data.get("candidates") or 0,
                     self_instruct=data.get("self_instruct") or 0,

@@ -150,6 +150,7 @@ class SynthesizeForm(PricesForm):
         "llm_model",
         "price_prompt_per_mtok",
         "price_completion_per_mtok",
+        "llm_rewrite",
         "drafts",
         "candidates",
         "candidate_models",
@@ -165,6 +166,13 @@ class SynthesizeForm(PricesForm):
     )
     llm_model = forms.CharField(
         required=False, label="LLM model", help_text="The model for the LLM steps below."
+    )
+    llm_rewrite = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="LLM rewrite",
+        help_text='An instruction ("make it harder", "ask it as a beginner would"): the '
+        "LLM rewrites each prompt by it, a new prompt linked to its origin.",
     )
     drafts = forms.BooleanField(
         required=False, label="Draft answers", help_text="A demonstration draft to edit."

@@ -116,6 +116,7 @@ def pipeline_stage(request: HttpRequest, pk: int, stage: str) -> HttpResponse:
                 run = prompts_synthesize(
                     project=project,
                     rewrites=data["rewrites"],
+                    llm_rewrite=data["llm_rewrite"],
                     drafts=data["drafts"],
                     candidates=data["candidates"] or 0,
                     candidate_models=(data["candidate_models"] or "").split(","),

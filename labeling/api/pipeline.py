@@ -118,6 +118,12 @@ class SynthesizeSerializer(TagSerializer):
     rewrites = serializers.ListField(
         child=serializers.ChoiceField(choices=list(HEURISTIC_REWRITES)), required=False
     )
+    llm_rewrite = serializers.CharField(
+        default="",
+        allow_blank=True,
+        max_length=2000,
+        help_text="An instruction the LLM rewrites each prompt by (a new prompt per origin).",
+    )
     drafts = serializers.BooleanField(default=False)
     candidates = serializers.IntegerField(default=0, min_value=0, max_value=20)
     candidate_models = serializers.ListField(child=serializers.CharField(), required=False)

@@ -257,8 +257,10 @@ def rewrite_llm(
     instruction: str = DEFAULT_REWRITE_INSTRUCTION,
     temperature: float = 0.7,
     pricing: Pricing | None = None,
+    on_item: Callable[[], None] | None = None,
 ) -> SynthesisRun:
-    """An LLM rewrite of each prompt's last user turn, linked to its origin."""
+    """An LLM rewrite of each prompt's last user turn, linked to its origin; `on_item()` as
+    each reply comes back (in the calling thread)."""
     run = SynthesisRun(usage=RunUsage(pricing=pricing))
 
     def one(prompt: ParsedPrompt) -> ParsedPrompt | tuple[str, str]:
@@ -292,7 +294,8 @@ def rewrite_llm(
             line=0,
         )  # fmt: skip
 
-    for outcome in parallel_map(one, list(prompts), workers=client.config.max_concurrency):
+    workers = client.config.max_concurrency
+    for outcome in parallel_map(one, list(prompts), workers=workers, on_item=on_item):
         if isinstance(outcome, tuple):
             run.fail(*outcome)
         else:

@@ -192,3 +192,45 @@ def test_a_failed_run_exits_non_zero_with_its_error(project, monkeypatch):
     with pytest.raises(CommandError, match="the tagger broke"):
         run_command("tag_prompts", "--project", project.slug)
     assert PipelineRun.objects.get().status == PipelineStatus.FAILED
+
+
+def test_synthesize_prompts_llm_rewrite_keeps_each_new_prompt_linked_and_lists_failures(
+    project, llm_server
+):
+    seed(project, ["Explain photosynthesis.", "Explain tides, please."])
+
+    def rewrite(request):
+        asked = request["messages"][-1]["content"]
+        assert "Instruction: make it harder for an expert" in asked
+        if "tides" in asked:
+            return Reply(json.dumps({"nothing": "here"}))  # no "prompt" key: a failed item
+        return Reply(json.dumps({"prompt": "Explain the light reactions in C4 plants."}))
+
+    llm_server.respond_with(rewrite)
+    out, err = run_command(
+        "synthesize_prompts", "--project", project.slug,
+        "--llm-rewrite", "make it harder for an expert",
+        "--llm-model", "alpha", "--llm-base-url", llm_server.base_url,
+        "--price-in", 1, "--price-out", 2,
+    )  # fmt: skip
+    run = PipelineRun.objects.get()
+    assert run.status == PipelineStatus.SUCCEEDED, run.error
+    assert run.params["llm_rewrite"] == "make it harder for an expert"
+    (new,) = Prompt.objects.filter(meta__rewrite="llm")
+    assert new.messages[-1]["content"] == "Explain the light reactions in C4 plants."
+    assert new.meta["instruction"] == "make it harder for an expert"
+    assert new.meta["origin"] and new.source == "synthesis:rewrite"
+    assert run.counts == {"llm_rewrites": 1, "llm_rewrite_failures": 1}
+    assert len(run.failures) == 1
+    assert (run.done, run.total) == (2, 2)
+    assert run.prompt_tokens > 0 and run.cost_usd > 0
+    assert "llm rewrites 1, llm rewrite failures 1" in out
+    assert "failed: " in err
+
+
+def test_an_llm_rewrite_needs_a_model(project):
+    seed(project, ["Explain photosynthesis."])
+    with pytest.raises(CommandError) as exc:
+        run_command("synthesize_prompts", "--project", project.slug, "--llm-rewrite", "shorter")
+    assert str(exc.value) == ERROR_LLM_MODEL
+    assert not PipelineRun.objects.exists()

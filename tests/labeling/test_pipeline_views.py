@@ -167,3 +167,28 @@ def test_running_run_shows_an_eta(client, owner, project):
     client.force_login(owner)
     html = client.get(reverse("labeling:pipeline_run", args=[run.pk])).content.decode()
     assert "minutes left" in html and 'hx-trigger="every 1s"' in html
+
+
+def test_synthesize_form_and_api_take_an_llm_rewrite(client, owner, project):
+    client.force_login(owner)
+    page = client.get(reverse("labeling:pipeline", args=[project.pk])).content.decode()
+    assert 'name="llm_rewrite"' in page
+    response = client.post(
+        reverse("labeling:pipeline_stage", args=[project.pk, "synthesize"]),
+        {"llm_rewrite": "make it harder", "limit": 5},
+    )
+    assert response.status_code == 400  # an LLM rewrite needs the model
+    assert "Name the LLM model" in response.content.decode()
+    response = client.post(
+        reverse("labeling:pipeline_stage", args=[project.pk, "synthesize"]),
+        {"llm_rewrite": "make it harder", "llm_model": "m", "limit": 5},
+    )
+    assert response.status_code == 302
+    assert PipelineRun.objects.get().params["llm_rewrite"] == "make it harder"
+    response = client.post(
+        f"/api/projects/{project.pk}/pipeline/synthesize/",
+        {"llm_rewrite": "shorter", "llm_model": "m"},
+        content_type="application/json",
+    )
+    assert response.status_code == 202
+    assert PipelineRun.objects.order_by("id").last().params["llm_rewrite"] == "shorter"

@@ -16,8 +16,9 @@ from labeling.services.pipeline import prompts_synthesize
 
 class Command(PipelineCommand):
     help = (
-        "Over up to --limit active prompts: rule-based rewrites; with --llm-model, draft "
-        "answers, K candidate answers for ranking, and self-instruct prompts per task type."
+        "Over up to --limit active prompts: rule-based rewrites; with --llm-model, LLM "
+        "rewrites, draft answers, K candidate answers for ranking, and self-instruct prompts "
+        "per task type."
     )
 
     def add_stage_arguments(self, parser: CommandParser) -> None:
@@ -27,6 +28,12 @@ class Command(PipelineCommand):
             default=[],
             choices=list(HEURISTIC_REWRITES),
             help="A rule-based rewrite (repeat it); each is a new prompt linked to its origin.",
+        )
+        parser.add_argument(
+            "--llm-rewrite",
+            default="",
+            metavar="INSTRUCTION",
+            help='The LLM rewrites each prompt by it ("make it harder"), a new prompt each.',
         )
         parser.add_argument(
             "--drafts", action="store_true", help="Draft an answer where a prompt has none."
@@ -44,12 +51,13 @@ class Command(PipelineCommand):
             "--self-instruct", type=int, default=0, help="New prompts per task type (0-10000)."
         )
         parser.add_argument("--limit", type=int, default=100, help="Prompts to work on.")
-        add_llm_arguments(parser, what="for drafts, candidates and self-instruct")
+        add_llm_arguments(parser, what="for LLM rewrites, drafts, candidates and self-instruct")
 
     def start(self, *, project: Project, options: dict[str, Any]) -> PipelineRun:
         return prompts_synthesize(
             project=project,
             rewrites=options["rewrite"],
+            llm_rewrite=options["llm_rewrite"],
             drafts=options["drafts"],
             candidates=options["candidates"],
             candidate_models=options["candidate_model"],

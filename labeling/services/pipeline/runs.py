@@ -35,8 +35,10 @@ ERROR_NOT_QUEUED = "Run {id} is {status}; only a queued run can start."
 ERROR_REJECTED = "{count} bad row(s); nothing was imported. First: line {line}: {reason}"
 ERROR_REWRITE_KIND = "Unknown rewrite {kind!r}; use one of: {kinds}."
 ERROR_NOTHING_TO_SYNTHESIZE = (
-    "Choose rewrites, or drafts, candidates or self-instruct prompts with an LLM model."
+    "Choose rewrites, or an LLM rewrite, drafts, candidates or self-instruct prompts with an "
+    "LLM model."
 )
+ERROR_REWRITE_INSTRUCTION = "The LLM rewrite instruction is at most 2000 characters."
 ERROR_SYNTH_COUNTS = "Candidates go from 0 to 20 per prompt; self-instruct from 0 to 10000."
 ERROR_TASK_KIND = "Task kind must be one of: {kinds}."
 ERROR_LIMIT = "The number of tasks must be between 1 and 100000."

@@ -26,6 +26,7 @@ from labeling.pipeline.synthesis import (
     answers_candidates,
     answers_draft,
     rewrite_heuristic,
+    rewrite_llm,
     self_instruct,
 )
 from labeling.pipeline.tagging import tag_disagreements, tag_llm, tag_rules
@@ -143,7 +144,12 @@ def _synthesize(run: PipelineRun) -> None:
     # Progress in steps: a prompt through a rewrite or a draft, one candidate answer, one task
     # type's self-instruct batch.
     steps = (
-        len(source) * (bool(params.get("rewrites")) + bool(params.get("drafts") and llm_steps))
+        len(source)
+        * (
+            bool(params.get("rewrites"))
+            + bool(params.get("llm_rewrite") and llm_steps)
+            + bool(params.get("drafts") and llm_steps)
+        )
         + len(source) * (params.get("candidates") or 0) * llm_steps
         + len(_labels(project)) * bool(params.get("self_instruct") and llm_steps)
     )
@@ -152,16 +158,17 @@ def _synthesize(run: PipelineRun) -> None:
     parsed = [_parsed(p) for p in source]
     if params.get("rewrites"):
         variants = rewrite_heuristic(parsed, kinds=params["rewrites"])
-        payloads = []
-        for variant in variants:
-            payload = prompt_payload(variant)
-            payload["source"] = payload["source"] or "synthesis"
-            payload["meta"].pop("prompt_id", None)
-            payloads.append(payload)
-        before = Prompt.objects.filter(project=project).count()
-        prompt_bulk_create(project=project, prompts=payloads)
-        counts["rewrites"] = Prompt.objects.filter(project=project).count() - before
+        counts["rewrites"] = _store_variants(project, variants)
         meter.advance(len(source))
+    if params.get("llm_rewrite") and client is not None:
+        result = rewrite_llm(
+            client, parsed, instruction=params["llm_rewrite"], pricing=_pricing(run),
+            on_item=meter.advance,
+        )  # fmt: skip
+        _use_usage(run, result.usage)
+        counts["llm_rewrites"] = _store_variants(project, result.prompts)
+        counts["llm_rewrite_failures"] = len(result.failures)
+        run.failures += [{"key": f.key, "reason": f.reason} for f in result.failures]
     if params.get("drafts") and client is not None:
         answered = set(
             Prompt.objects.filter(
@@ -197,6 +204,19 @@ def _synthesize(run: PipelineRun) -> None:
     meter.flush()
     run.done = steps
     run.counts = dict(counts)
+
+
+def _store_variants(project, variants: list[ParsedPrompt]) -> int:
+    """Store rewritten prompts (linked to their origin in meta); how many were new."""
+    payloads = []
+    for variant in variants:
+        payload = prompt_payload(variant)
+        payload["source"] = payload["source"] or "synthesis"
+        payload["meta"].pop("prompt_id", None)
+        payloads.append(payload)
+    before = Prompt.objects.filter(project=project).count()
+    prompt_bulk_create(project=project, prompts=payloads)
+    return Prompt.objects.filter(project=project).count() - before
 
 
 def _candidates(

@@ -30,6 +30,7 @@ from .runs import (
     ERROR_LLM_MODEL,
     ERROR_NO_FILE,
     ERROR_NOTHING_TO_SYNTHESIZE,
+    ERROR_REWRITE_INSTRUCTION,
     ERROR_REWRITE_KIND,
     ERROR_SYNTH_COUNTS,
     ERROR_TASK_KIND,
@@ -139,6 +140,7 @@ def prompts_synthesize(
     *,
     project: Project,
     rewrites: Iterable[str] = (),
+    llm_rewrite: str = "",
     drafts: bool = False,
     candidates: int = 0,
     candidate_models: Iterable[str] = (),
@@ -152,7 +154,8 @@ def prompts_synthesize(
     enqueue: bool = True,
 ) -> PipelineRun:
     """Over up to `limit` active prompts: heuristic rewrites (new prompts linked to their
-    origin); with an LLM model, a drafted answer for prompts that have none, K `candidates`
+    origin); with an LLM model, an LLM rewrite of each prompt following `llm_rewrite` (an
+    instruction, e.g. "make it harder"), a drafted answer for prompts that have none, K `candidates`
     (from `candidate_models` in turn, or the LLM model) for prompts with fewer, and
     `self_instruct` new prompts per task type seeded from the project's prompts of that type."""
     kinds = list(rewrites)
@@ -162,17 +165,21 @@ def prompts_synthesize(
                 ERROR_REWRITE_KIND.format(kind=kind, kinds=", ".join(HEURISTIC_REWRITES))
             )
     models = [m.strip() for m in candidate_models if m.strip()]
-    if (drafts or candidates or self_instruct) and not llm_model:
+    llm_rewrite = (llm_rewrite or "").strip()
+    if len(llm_rewrite) > 2000:
+        raise PipelineRunError(ERROR_REWRITE_INSTRUCTION)
+    if (llm_rewrite or drafts or candidates or self_instruct) and not llm_model:
         raise PipelineRunError(ERROR_LLM_MODEL)
     if not 0 <= int(candidates) <= 20 or not 0 <= int(self_instruct) <= 10_000:
         raise PipelineRunError(ERROR_SYNTH_COUNTS)
-    if not kinds and not drafts and not candidates and not self_instruct:
+    if not kinds and not llm_rewrite and not drafts and not candidates and not self_instruct:
         raise PipelineRunError(ERROR_NOTHING_TO_SYNTHESIZE)
     if not 1 <= int(limit) <= 100_000:
         raise PipelineRunError(ERROR_LIMIT)
     llm = _llm_options(llm_model, llm_base_url, price_prompt_per_mtok, price_completion_per_mtok)
     params = {
         "rewrites": kinds,
+        "llm_rewrite": llm_rewrite,
         "drafts": drafts,
         "candidates": int(candidates),
         "candidate_models": models,
