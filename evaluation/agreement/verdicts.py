@@ -96,6 +96,21 @@ def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
+def nothing_compared(a: str, b: str, did: str) -> str:
+    """The verdict where the two groups share no item (in this turn or category): no tone,
+    and what to do about it."""
+    if a == b:
+        return (
+            f"No item has two different raters of {a} yet, so {a} cannot be compared with "
+            "itself: it needs an overlap of two or more raters (or judge trials) per item."
+        )
+    return (
+        f"There are no items that both {a} and {b} {did} yet (in this turn and category). "
+        "Send the items to human raters and collect their answers, import judgments made "
+        "elsewhere, or pick another turn or category."
+    )
+
+
 def pairwise_trust(result: dict[str, Any], *, judge: bool = True) -> dict[str, Any]:
     """The verdict on a pairwise report. Without a judge group (`judge` False) it is about two
     groups of people agreeing, and names no judge."""
@@ -106,6 +121,8 @@ def pairwise_trust(result: dict[str, Any], *, judge: bool = True) -> dict[str, A
     difference = result.get("difference") or {}
     gap = (difference.get("without_ties") or {}).get("ci") or [None, None]
     n = result["with_ties"]["n"]
+    if not n:
+        return {"verdict": nothing_compared(a, b, "voted on"), "reasons": [], "tone": ""}
     if n < SMALL_N:
         reasons.append(
             f"Only {n} compared votes: the intervals are wide and the numbers can move a lot "
@@ -195,10 +212,12 @@ def score_trust(report: dict[str, Any], *, judge: bool = True) -> dict[str, Any]
     a, b = report["group_a"], report["group_b"]
     who = "The judge" if judge else a
     n, rho = report["n"], report["spearman"]
-    if not n or rho is None:
+    if not n:
+        return {"verdict": nothing_compared(a, b, "scored"), "reasons": [], "tone": ""}
+    if rho is None:
         return {
-            "verdict": f"There are no answers that both {a} and {b} scored"
-            + (" with any spread in the scores yet." if n else " yet."),
+            "verdict": f"The answers that both {a} and {b} scored have no spread in the scores "
+            "yet, so no correlation can be computed.",
             "reasons": [],
             "tone": "",
         }

@@ -54,7 +54,7 @@ def result_lines(run: PipelineRun) -> list[str]:
     figures = ", ".join(f"{label.lower()} {value}" for label, value in run.figures)
     if figures:
         lines.append(f"  {figures}")
-    for name, value in run.counts.items():
+    for name, value in run.ordered_counts:
         if isinstance(value, dict) and value:
             listing = ", ".join(f"{key} {n}" for key, n in value.items())
             lines.append(f"  {name.replace('_', ' ')}: {listing}")

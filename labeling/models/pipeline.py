@@ -28,6 +28,20 @@ class PipelineStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# The order a run's counts read in, stage by stage (import, filter, tag, synthesize,
+# structured, tasks); names not listed follow alphabetically.
+COUNT_ORDER = (
+    "rows", "rejected", "too_old", "prompts", "completions", "duplicates",
+    "seen", "filtered", "kept",
+    "rules", "llm", "disagreements", "llm_failures",
+    "rewrites", "llm_rewrites", "llm_rewrite_failures", "drafts", "draft_failures",
+    "candidates", "candidate_failures", "self_instruct", "self_instruct_dropped",
+    "documents", "tools", "passages", "failures", "beyond_count",
+    "tasks", "gold", "gold_wanted", "skipped_too_few_answers",
+    "by_task_type",
+)  # fmt: skip
+
+
 class PipelineRun(models.Model):
     project = models.ForeignKey(
         "labeling.Project", on_delete=models.CASCADE, related_name="pipeline_runs"
@@ -98,11 +112,18 @@ class PipelineRun(models.Model):
         return timezone.now() + elapsed * ((self.total - self.done) / self.done)
 
     @property
+    def ordered_counts(self) -> list[tuple[str, object]]:
+        """The counts in the stage's reading order (PostgreSQL's jsonb keeps no key order):
+        the known names in COUNT_ORDER, then any other name alphabetically."""
+        rank = {name: i for i, name in enumerate(COUNT_ORDER)}
+        return sorted(self.counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
+
+    @property
     def figures(self) -> list[tuple[str, object]]:
         """The counts as (label, value) for the run page; nested ones are shown apart."""
         return [
             (name.replace("_", " ").capitalize(), value)
-            for name, value in self.counts.items()
+            for name, value in self.ordered_counts
             if not isinstance(value, dict)
         ]
 

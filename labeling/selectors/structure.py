@@ -106,7 +106,14 @@ def structure_display(structure: Mapping[str, Any] | None) -> dict[str, Any] | N
             properties = schema.get("properties")
             properties = properties if isinstance(properties, Mapping) else {}
             required = schema.get("required")
-            required = set(required) if isinstance(required, Sequence) else set()
+            required = (
+                [r for r in required if r in properties]
+                if isinstance(required, Sequence) and not isinstance(required, str)
+                else []
+            )
+            # Required ones in the schema's `required` order, then the rest by name: a JSON
+            # object's key order does not survive PostgreSQL's jsonb, a list's does.
+            order = list(dict.fromkeys(required)) + sorted(set(properties) - set(required))
             tools.append(
                 {
                     "name": function.get("name", ""),
@@ -123,7 +130,7 @@ def structure_display(structure: Mapping[str, Any] | None) -> dict[str, Any] | N
                             if isinstance(spec, Mapping) and isinstance(spec.get("enum"), list)
                             else [],
                         }
-                        for name, spec in properties.items()
+                        for name, spec in ((n, properties[n]) for n in order)
                     ],
                     "schema_json": json.dumps(dict(function), indent=2, ensure_ascii=False),
                 }

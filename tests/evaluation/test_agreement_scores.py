@@ -284,7 +284,7 @@ def test_no_pairs_gives_nulls():
     report = score_agreement_report(_scores(), group_a=J, group_b="nobody", n_resamples=10)
     json.dumps(report, allow_nan=False)
     assert report["n"] == 0 and report["pearson"] is None and report["pearson_ci"] == [None, None]
-    assert report["trust"]["tone"] == "" and "no answers" in report["trust"]["verdict"]
+    assert report["trust"]["tone"] == "" and "no items that both" in report["trust"]["verdict"]
 
 
 # --- the verdict in plain words ----------------------------------------------------------------
