@@ -1,11 +1,13 @@
 """Find and redact personal data and secrets, replacing each with a typed placeholder.
 
-Detected: e-mail addresses, phone numbers (with a + country code, parentheses or the North
-American 3-3-4 shape, 7-15 digits), credit card numbers (issuer prefix + Luhn), IPv4 and IPv6
-addresses (validated by `ipaddress`), IBANs (country length + mod-97), national ids (US SSN with
-the never-issued ranges excluded, UK National Insurance numbers with the unused prefixes excluded,
-Spanish DNI/NIE with their check letter) and secrets (well-known key prefixes, private key
-blocks, JWTs, `password=...` assignments and long high-entropy tokens).
+Detected: e-mail addresses, phone numbers (7-15 digits in groups: with a + country code or
+parentheses, the North American 3-3-4 shape, or a national number with its trunk 0 and 10-11
+digits such as 020 7946 0958, 07700 900123 or 06 12 34 56 78), credit card numbers (issuer prefix
++ Luhn), IPv4 and IPv6 addresses (validated by `ipaddress`), IBANs (country length + mod-97),
+national ids (US SSN with the never-issued ranges excluded, UK National Insurance numbers with the
+unused prefixes excluded, Spanish DNI/NIE with their check letter) and secrets (well-known key
+prefixes, private key blocks, JWTs, `password=...` assignments and URL query keys, and long
+high-entropy tokens outside URLs: a URL's path is mixed-case letters and digits too).
 
 The report says which kinds were found and how many; never the values.
 """
@@ -48,6 +50,7 @@ class _Detector:
     valid: Callable[[re.Match[str]], bool] = lambda match: True
     group: int = 0  # the part of the match that is replaced
     needs: re.Pattern[str] | None = None  # a cheap test that must pass before the full pattern
+    outside_urls: bool = False  # leave matches inside a URL alone
 
 
 # -- validators --------------------------------------------------------------------------------
@@ -134,18 +137,20 @@ def _ipv6(match: re.Match[str]) -> bool:
     return len(groups) >= 3 or any(len(g) >= 3 for g in groups)
 
 
+_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
+_NORTH_AMERICAN = re.compile(r"\d{3}[-. ]\d{3}[-. ]\d{4}")
+# A national number dialled with its trunk 0 (UK, France, Germany...): grouped, 10-11 digits.
+_TRUNK = re.compile(r"0[1-9]\d{0,4}(?:[ .-]\d{2,8}){1,4}")
+
+
 def _phone(match: re.Match[str]) -> bool:
     text = match.group()
     digits = re.sub(r"\D", "", text)
-    if not 7 <= len(digits) <= 15:
+    if not 7 <= len(digits) <= 15 or _DATE.fullmatch(text):
         return False
-    if re.fullmatch(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}", text):
-        return False  # a date
-    return (
-        text.startswith("+")
-        or "(" in text
-        or bool(re.fullmatch(r"\d{3}[-. ]\d{3}[-. ]\d{4}", text))
-    )
+    if text.startswith("+") or "(" in text or _NORTH_AMERICAN.fullmatch(text):
+        return True
+    return 10 <= len(digits) <= 11 and bool(_TRUNK.fullmatch(text))
 
 
 def shannon_entropy(text: str) -> float:
@@ -170,6 +175,10 @@ _AT = re.compile("@")
 _COLON = re.compile(":")
 _DIGITS_4 = re.compile(r"\d\D?\d\D?\d")
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{24}")
+# A URL with a scheme or www., or a bare domain followed by a path (sciencedirect.com/science/...).
+_URL = re.compile(
+    r"(?i)\b(?:(?:https?|ftp)://|www\.)[^\s<>\"'`]+|\b(?:[a-z0-9-]+\.)+[a-z]{2,}/[^\s<>\"'`]*"
+)
 
 _DETECTORS: tuple[_Detector, ...] = (
     _Detector(
@@ -199,8 +208,10 @@ _DETECTORS: tuple[_Detector, ...] = (
     _Detector(
         SECRET,
         re.compile(
-            r"(?i)\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token)"
-            r"\s*[:=]\s*[\"']?(?P<value>[^\s\"',;]{6,})"
+            r"(?i)\b(?:password|passwd|pwd|secret|client[_-]?secret|api[_-]?key|access[_-]?token"
+            r"|auth[_-]?token|(?<=[?&])(?:key|token))"  # the last two: a URL's query
+            # The value stops at a URL's next parameter; a key already redacted is not counted.
+            r"\s*[:=]\s*[\"']?(?P<value>(?!\[[A-Z_]+\])[^\s\"',;&]{6,})"
         ),
         group=1,
     ),
@@ -258,8 +269,8 @@ _DETECTORS: tuple[_Detector, ...] = (
     _Detector(
         PHONE,
         re.compile(
-            r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?"
-            r"\d{2,4}(?:[ .-]\d{2,4}){1,4}(?![\w-])"
+            r"(?<![\w+.,/-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?"
+            r"\d{1,5}(?:[ .-]\d{2,8}){1,4}(?![\w-]|[.,/]\d)"
         ),
         valid=_phone,
         needs=_DIGITS_4,
@@ -269,6 +280,7 @@ _DETECTORS: tuple[_Detector, ...] = (
         re.compile(r"(?<![\w/+=-])[A-Za-z0-9+/_=-]{24,}(?![\w/+=-])"),
         valid=_high_entropy,
         needs=_LONG_TOKEN,
+        outside_urls=True,
     ),
 )
 
@@ -281,8 +293,13 @@ def redact(text: str, *, kinds: tuple[str, ...] = KINDS) -> Redaction:
     for detector in _DETECTORS:
         if detector.kind not in kinds or (detector.needs and not detector.needs.search(text)):
             continue
+        urls = [m.span() for m in _URL.finditer(text)] if detector.outside_urls else []
 
-        def replace(match: re.Match[str], detector: _Detector = detector) -> str:
+        def replace(
+            match: re.Match[str], detector: _Detector = detector, urls: list[tuple[int, int]] = urls
+        ) -> str:
+            if any(start <= match.start() < end for start, end in urls):
+                return match.group()
             if not detector.valid(match):
                 return match.group()
             found[detector.kind] += 1

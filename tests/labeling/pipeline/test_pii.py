@@ -10,6 +10,15 @@ PLANTED = [
     ("Office: (020) 7946 0958", pii.PHONE),
     ("my cell is 415.555.0199", pii.PHONE),
     ("+44 20 7946 0958 is the London desk", pii.PHONE),
+    # National numbers without + or brackets: the trunk 0 and 10-11 grouped digits.
+    ("text me on 07700 900123 tonight", pii.PHONE),
+    ("the desk is 020 7946 0958, ask for Sam", pii.PHONE),
+    ("appelle-moi au 06 12 34 56 78 ce soir", pii.PHONE),
+    ("ou au 06.12.34.56.78", pii.PHONE),
+    ("Berlin: 030 12345678.", pii.PHONE),
+    ("+33 6 12 34 56 78 en France", pii.PHONE),
+    ("call (415) 555-0132 before noon", pii.PHONE),
+    ("or 415-555-0132 after noon", pii.PHONE),
     ("Visa 4111 1111 1111 1111 exp 12/28", pii.CREDIT_CARD),
     ("Mastercard 5500-0000-0000-0004", pii.CREDIT_CARD),
     ("amex 378282246310005", pii.CREDIT_CARD),
@@ -29,6 +38,13 @@ PLANTED = [
     ("password: hunter2hunter", pii.SECRET),
     ("key AIzaSyA1234567890abcdefghijklmnopqrstuv", pii.SECRET),
     ("random Zx9Kq2LmP8vR4tYw7NbC3dFh6JsA1eGu here", pii.SECRET),
+    # A key in a URL's query is still a key (and counted once, not again by `api_key=`).
+    (
+        "GET https://api.example.com/v1/data?api_key=sk-abcdefghijklmnopqrstuvwx1234&page=2",
+        pii.SECRET,
+    ),
+    ("https://example.com/callback?token=Zx9Kq2LmP8vR&next=/home", pii.SECRET),
+    ("client_secret=Zx9Kq2LmP8vR4tYw", pii.SECRET),
     ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", pii.SECRET),
     (
         "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
@@ -53,6 +69,20 @@ LOOK_ALIKES = [
     "git 3f786850e387550fdab836ed7e6dc881de23001b and uuid 550e8400-e29b-41d4-a716-446655440000",
     "ThisIsAVeryLongCamelCaseIdentifierName and snake_case_variable_name_that_is_long",
     "the year 1999 and 3.14159 and version 2.0.1",
+    # URLs from the HH-RLHF test file: mixed-case paths are not secrets.
+    "see https://www.sciencedirect.com/science/article/pii/S096098220600021X for the study",
+    "it: https://www.dailymail.co.uk/news/article-4528990/How-drink-dose-toxic-strychnine.html ).",
+    "(https://www.cia.gov/library/readingroom/docs/CIA-RDP97-00505R0070600330001-6.pdf), which",
+    "found at https://www.zillow.com/homes/United-States/CA/Los-Angeles-CA/land_value/1",
+    "bare sciencedirect.com/science/article/pii/S096098220600021X",
+    "and www.example.com/AbC123xYz789QwE456rTy0 without a scheme",
+    # Phone look-alikes: dates, versions, prices, order and ISBN numbers, years, times.
+    "on 2024-03-15, 15.03.2024 and 03/15/2024 we shipped 1.2.3 and 10.15.7",
+    "it costs $1,299.99 or 1 299 000 EUR or 1.299.000,00 EUR",
+    "order 2024-0042-17, ref 20240315-0001, ISBN 978-0-306-40615-7 and 0-306-40615-2",
+    "the years 1999 2000 2001 and 1990-2020, from 10:30-11:45 or 09 30",
+    "ticket 1234 5678 9012 and tracking 9400 1000 0000 0000",
+    "page 0 of 10, 0.5 0.25 and 001 002 003",
 ]
 
 
@@ -81,6 +111,21 @@ def test_report_names_kinds_and_counts_never_values():
 
 def test_assignment_keeps_the_key_name_and_redacts_the_value():
     assert pii.redact("api_key = 'abc123def456'").text == "api_key = '[SECRET]'"
+    assert pii.redact("client_secret=Zx9Kq2LmP8vR4tYw").text == "client_secret=[SECRET]"
+
+
+def test_a_url_keeps_its_path_and_loses_only_the_key_in_its_query():
+    url = "https://api.example.com/v1/Reports/S096098220600021X?api_key=sk-abcdefghijklmnopqrstuvwx1234&page=2"
+    result = pii.redact(f"fetch {url} now")
+    assert result.text == (
+        "fetch https://api.example.com/v1/Reports/S096098220600021X?api_key=[SECRET]&page=2 now"
+    )
+    assert result.found == {pii.SECRET: 1}
+
+
+def test_a_high_entropy_token_next_to_a_url_is_still_a_secret():
+    result = pii.redact("see https://example.com/docs then use Zx9Kq2LmP8vR4tYw7NbC3dFh6JsA1eGu")
+    assert result.text == "see https://example.com/docs then use [SECRET]"
 
 
 def test_redaction_can_be_limited_to_some_kinds():
