@@ -9,11 +9,15 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
+from rest_framework.test import APIClient
 
 from evaluation.agreement import JudgmentFileError
 from evaluation.errors import EvaluationError
+from evaluation.management.commands.import_judgments import NO_PROJECT
 from evaluation.models import ImportedJudgment, JudgmentSet
 from evaluation.services.imports import ERROR_FORMAT, ERROR_NAME_TAKEN, judgments_import
+from tests.conftest import PASSWORD
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "mt_bench_human_judgments"
 
@@ -215,3 +219,41 @@ def test_an_unknown_format_names_the_two_formats(tmp_path):
         judgments_import(sources=[path], name="x", format="arena")
     assert str(caught.value) == ERROR_FORMAT.format(format="arena")
     assert not JudgmentSet.objects.exists()
+
+
+def test_import_without_a_project_says_no_page_shows_it_and_how_to_attach(
+    tmp_path, client, owner, project
+):
+    path = tmp_path / "ours.csv"
+    path.write_text(OWN_VOTES)
+    out = io.StringIO()
+    call_command("import_judgments", str(path), "--name", "loose", stdout=out)
+    assert NO_PROJECT.format(name="loose") in out.getvalue()
+    assert "--project SLUG" in out.getvalue()
+    loose = JudgmentSet.objects.get(name="loose")
+    assert loose.project is None
+    # What the message says: even staff reach it on no page and through no API.
+    assert client.login(username=owner.username, password=PASSWORD)
+    assert client.get(reverse("evaluation:set_report", args=[loose.pk])).status_code == 404
+    api = APIClient()
+    api.force_authenticate(owner)
+    assert api.get("/api/evaluation/judgment-sets/").json()["results"] == []
+
+
+def test_import_into_a_project_by_slug_or_id_is_on_its_pages(tmp_path, client, owner, project):
+    path = tmp_path / "ours.csv"
+    path.write_text(OWN_VOTES)
+    out = io.StringIO()
+    call_command(
+        "import_judgments", str(path), "--name", "by-slug", "--project", project.slug, stdout=out
+    )
+    assert "No --project" not in out.getvalue()
+    call_command("import_judgments", str(path), "--name", "by-id", "--project", str(project.pk))
+    sets = JudgmentSet.objects.filter(project=project).order_by("name")
+    assert list(sets.values_list("name", flat=True)) == ["by-id", "by-slug"]
+    assert client.login(username=owner.username, password=PASSWORD)
+    page = client.get(reverse("evaluation:set_report", args=[sets[1].pk]))
+    assert page.status_code == 200
+    with pytest.raises(CommandError, match="No project with slug or id 'nope'"):
+        call_command("import_judgments", str(path), "--name", "x", "--project", "nope")
+    assert not JudgmentSet.objects.filter(name="x").exists()

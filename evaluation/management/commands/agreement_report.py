@@ -29,6 +29,39 @@ def _ci(ci) -> str:
     return f"  [95% {ci[0]:.3f} to {ci[1]:.3f}]"
 
 
+def _ci_pct(ci) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    return f"  [95% {100 * ci[0]:.1f}% to {100 * ci[1]:.1f}%]"
+
+
+def _points(block: dict) -> str:
+    """An agreement difference in percentage points, with its interval."""
+    value, ci = block.get("value"), block.get("ci")
+    if value is None:
+        return "n/a"
+    text = f"{100 * value:+.1f} points"
+    if ci and ci[0] is not None and ci[1] is not None:
+        text += f"  [95% {100 * ci[0]:+.1f} to {100 * ci[1]:+.1f}]"
+    return text
+
+
+def _range_pct(ci) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    return f" [{100 * ci[0]:.1f} to {100 * ci[1]:.1f}]"
+
+
+def _headline(block: dict) -> str:
+    """One line of a breakdown: both agreements with n and interval, and kappa."""
+    with_ties, without_ties = block["with_ties"], block["without_ties"]
+    return (
+        f"{_pct(with_ties)}{_range_pct(with_ties.get('ci'))} with ties, "
+        f"{_pct(without_ties)}{_range_pct(without_ties.get('ci'))} without, "
+        f"kappa {_num(block['cohen_kappa'])}"
+    )
+
+
 class Command(BaseCommand):
     help = "Agreement between rater groups --a and --b (judge vs human, human vs human, …)."
 
@@ -78,25 +111,59 @@ class Command(BaseCommand):
             where += f", category {category}"
         self.stdout.write(f"{group_a} vs {group_b}, {where}")
         if result["kind"] == "pairwise":
-            self.stdout.write(f"  agreement with ties:    {_pct(result['with_ties'])}")
-            self.stdout.write(f"  agreement without ties: {_pct(result['without_ties'])}")
-            self.stdout.write(f"  Cohen's kappa:          {_num(result['cohen_kappa'])}")
-            self.stdout.write(f"  Krippendorff's alpha:   {_num(result['krippendorff_alpha'])}")
-            difference = result.get("difference")
-            if difference:
-                ref = difference["reference"]
-                self.stdout.write(
-                    f"  {difference['reference_group']} vs itself: "
-                    f"{_pct(ref['with_ties'])} with ties, {_pct(ref['without_ties'])} without"
-                )
-            for cat, block in (result.get("per_category") or {}).items():
-                self.stdout.write(
-                    f"  {cat:<12} {_pct(block['with_ties'])} / {_pct(block['without_ties'])}"
-                )
-            self._trust(result["trust"])
+            self._pairwise(result)
         scores = result.get("scores")
         if scores:
             self._scores(scores)
+
+    def _pairwise(self, result: dict) -> None:
+        write = self.stdout.write
+        with_ties, without_ties = result["with_ties"], result["without_ties"]
+        write(f"  agreement with ties:    {_pct(with_ties)}{_ci_pct(with_ties.get('ci'))}")
+        write(f"  agreement without ties: {_pct(without_ties)}{_ci_pct(without_ties.get('ci'))}")
+        write(
+            f"  Cohen's kappa:          {_num(result['cohen_kappa'])}"
+            f"{_ci(result.get('cohen_kappa_ci'))}"
+        )
+        write(
+            f"  Krippendorff's alpha:   {_num(result['krippendorff_alpha'])}"
+            f"{_ci(result.get('krippendorff_alpha_ci'))}"
+        )
+        write(f"  on {result['n_items']} items, {result['n_questions']} questions")
+        difference = result.get("difference")
+        if difference:
+            ref = difference["reference"]
+            write(
+                f"  {difference['reference_group']} vs itself: "
+                f"{_pct(ref['with_ties'])} with ties, {_pct(ref['without_ties'])} without"
+            )
+            write(f"  difference with ties:    {_points(difference['with_ties'])}")
+            write(f"  difference without ties: {_points(difference['without_ties'])}")
+        for turn, block in (result.get("per_turn") or {}).items():
+            write(f"  turn {turn:<12} {_headline(block)}")
+        for cat, block in (result.get("per_category") or {}).items():
+            gap = (block.get("difference") or {}).get("without_ties") or {}
+            vs = f"; vs itself {_points(gap)} without ties" if gap else ""
+            write(f"  category {cat:<12} {_headline(block)}{vs}")
+        matrix = result.get("confusion_matrix")
+        if matrix:
+            labels = matrix["labels"]
+            width = max(len(label) for label in labels)
+            write(f"  confusion matrix ({matrix['rows']} rows, {matrix['columns']} columns):")
+            write("    " + " " * width + "".join(f" {label:>{width}}" for label in labels))
+            for label, counts in zip(labels, matrix["counts"], strict=True):
+                write(f"    {label:<{width}}" + "".join(f" {n:>{width}}" for n in counts))
+        for group, board in (result.get("leaderboards") or {}).items():
+            ranked = ", ".join(f"{row['model']} {100 * row['win_rate']:.1f}%" for row in board)
+            write(f"  leaderboard {group} (win rate, ties half): {ranked}")
+        rank = result.get("rank_correlation")
+        if rank:
+            write(
+                f"  rank correlation over {rank['n_models']} models: "
+                f"kendall {_num(rank['kendall_tau_b'])}, spearman {_num(rank['spearman'])}"
+            )
+        write(f"  {len(result.get('disagreements') or [])} disagreements (--json lists them)")
+        self._trust(result["trust"])
 
     def _trust(self, trust: dict) -> None:
         self.stdout.write(f"  verdict: {trust['verdict']}")

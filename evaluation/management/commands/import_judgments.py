@@ -1,10 +1,17 @@
 """Import pairwise votes / single-answer scores made elsewhere as a named judgment set."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
 
 from evaluation.services.imports import DEFAULT_FORMAT, FORMATS, judgments_import
 from flywheel.errors import DomainError
 from labeling.models import Project
+
+NO_PROJECT = (
+    "No --project: the set belongs to no project, so no report page or API shows it; read it "
+    "with `manage.py agreement_report --name {name!r} --a GROUP --b GROUP`. To show it on the "
+    "pages, import the file again with --project SLUG (and another --name: names are unique)."
+)
 
 
 class Command(BaseCommand):
@@ -28,17 +35,24 @@ class Command(BaseCommand):
             ),
         )
         parser.add_argument(
-            "--project", type=int, default=None, help="Project id whose members may read it."
+            "--project",
+            default=None,
+            help=(
+                "Project (slug or id) whose members may read it on the report pages and the "
+                "API. Without it only this command line (agreement_report --name) reads it."
+            ),
         )
 
     def handle(
-        self, *args, paths: list[str], name: str, format: str, project: int | None, **options
+        self, *args, paths: list[str], name: str, format: str, project: str | None, **options
     ):
         target = None
         if project is not None:
-            target = Project.objects.filter(pk=project).first()
+            target = Project.objects.filter(
+                Q(slug=project) | Q(pk=int(project) if project.isdigit() else None)
+            ).first()
             if target is None:
-                raise CommandError(f"No project {project}.")
+                raise CommandError(f"No project with slug or id {project!r}.")
         try:
             judgment_set = judgments_import(sources=paths, name=name, project=target, format=format)
         except FileNotFoundError as exc:
@@ -50,3 +64,5 @@ class Command(BaseCommand):
             f"imported {judgment_set.name!r}: {judgment_set.vote_count} votes, "
             f"{judgment_set.score_count} scores ({groups})"
         )
+        if target is None:
+            self.stdout.write(self.style.WARNING(NO_PROJECT.format(name=judgment_set.name)))
