@@ -13,6 +13,8 @@ from rest_framework.response import Response
 
 from evaluation.models import EvalRun, JudgmentSet
 from evaluation.reports import (
+    agreement_choices,
+    agreement_default_groups,
     agreement_report_build,
     judgment_set_get_for_user,
     judgment_set_list_for_user,
@@ -50,9 +52,25 @@ class JudgmentSetCreateSerializer(serializers.Serializer):
     )
 
 
+DEFAULT_PAIR = (
+    "Default: the pair the report page opens on, an LLM judge group against people (human, "
+    "then expert, then author), or two groups of people when there is no judge."
+)
+
+
 class ReportQuerySerializer(serializers.Serializer):
-    a = serializers.CharField(max_length=200, help_text="Rater group a, e.g. judge or gpt4_pair.")
-    b = serializers.CharField(max_length=200, help_text="Rater group b, e.g. human or expert.")
+    a = serializers.CharField(
+        max_length=200,
+        required=False,
+        default="",
+        help_text=f"Rater group a, e.g. judge or gpt4_pair. {DEFAULT_PAIR}",
+    )
+    b = serializers.CharField(
+        max_length=200,
+        required=False,
+        default="",
+        help_text=f"Rater group b, e.g. human or expert. {DEFAULT_PAIR}",
+    )
     turn = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
     category = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
@@ -62,8 +80,8 @@ class HumanTasksSerializer(serializers.Serializer):
 
 
 REPORT_PARAMETERS = [
-    OpenApiParameter("a", str, required=True, description="Rater group a."),
-    OpenApiParameter("b", str, required=True, description="Rater group b."),
+    OpenApiParameter("a", str, required=False, description=f"Rater group a. {DEFAULT_PAIR}"),
+    OpenApiParameter("b", str, required=False, description=f"Rater group b. {DEFAULT_PAIR}"),
     OpenApiParameter("turn", int, required=False),
     OpenApiParameter("category", str, required=False),
 ]
@@ -73,10 +91,11 @@ def _report(request: Request, **source) -> Response:
     query = ReportQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     data = query.validated_data
+    default_a, default_b = agreement_default_groups(agreement_choices(**source).groups)
     report = agreement_report_build(
         **source,
-        group_a=data["a"],
-        group_b=data["b"],
+        group_a=data["a"] or default_a,
+        group_b=data["b"] or default_b,
         turn=data["turn"],
         category=data["category"] or None,
     )
@@ -115,7 +134,8 @@ class JudgmentSetViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(parameters=REPORT_PARAMETERS, responses={200: dict})
     @action(detail=True, methods=["get"])
     def report(self, request: Request, pk: str) -> Response:
-        """Agreement between groups a and b: with_ties, without_ties, cohen_kappa,
+        """Agreement between groups a and b (by default the pair the report page opens on, e.g.
+        gpt4_pair against expert): group_a, group_b, with_ties, without_ties, cohen_kappa,
         krippendorff_alpha, per_turn, per_category, confusion_matrix, disagreements,
         leaderboards, rank_correlation, trust (verdict in plain words) and explain; for
         single-answer grades, scores with the same: spearman, kendall_tau_b, pearson,
@@ -127,7 +147,10 @@ class JudgmentSetViewSet(viewsets.ReadOnlyModelViewSet):
 @extend_schema(parameters=REPORT_PARAMETERS, responses={200: dict})
 @api_view(["GET"])
 def run_agreement(request: Request, pk: int) -> Response:
-    """Agreement between two rater groups of an eval run (default judge vs human)."""
+    """Agreement between two rater groups of an eval run, a and b; either left out is the
+    report page's default (judge vs human once people have voted; judge vs judge before),
+    and the answer names the pair in group_a and group_b. Keys as in the judgment set's
+    report."""
     run: EvalRun = eval_run_get_for_user(user=request.user, run_id=pk)
     return _report(request, run=run)
 

@@ -17,7 +17,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
-from evaluation.agreement import Score, Vote, agreement_report, score_agreement_report
+from evaluation.agreement import (
+    Score,
+    Vote,
+    agreement_report,
+    looks_like_judge,
+    score_agreement_report,
+)
 from evaluation.errors import EvaluationError
 from evaluation.models import (
     AgreementReport,
@@ -36,8 +42,9 @@ ERROR_NOTHING = "There are no judgments to compare yet."
 ERROR_NO_SOURCE = "Name either a judgment set or an eval run."
 DEFAULT_RESAMPLES = 1000
 # Part of the fingerprint: a report stored by an older version (other keys, other pairing of
-# scores) is computed again rather than served.
-REPORT_VERSION = 2
+# scores; before 3 a scores-only report did not name its groups at the top) is computed again
+# rather than served.
+REPORT_VERSION = 3
 INCONSISTENT = "tie (inconsistent)"
 
 
@@ -257,7 +264,7 @@ def agreement_report_build(
         result = {"kind": "pairwise", **agreement_report(records.votes, **options)}
         _rename(result, records.names)
     else:
-        result = {"kind": "scores"}
+        result = {"kind": "scores", "group_a": group_a, "group_b": group_b}
     if records.scores:
         result["scores"] = score_agreement_report(records.scores, scale=records.scale, **options)
         _rename(result["scores"], records.names)
@@ -271,17 +278,56 @@ def agreement_report_build(
         return AgreementReport.objects.create(result=result, **lookup)
 
 
-def agreement_groups(
+@dataclass(frozen=True)
+class Choices:
+    """What a report can be asked about: the rater groups, turns and categories present."""
+
+    groups: list[str]
+    turns: list[int]
+    categories: list[str]
+
+
+def agreement_choices(
     *, judgment_set: JudgmentSet | None = None, run: EvalRun | None = None
-) -> list[str]:
-    """The rater groups present, for the pages' group pickers."""
+) -> Choices:
+    """The groups, turns and categories of all the judgments (not only a filtered report's),
+    for the pages' pickers."""
     if judgment_set is not None:
-        return sorted(judgment_set.groups)
-    return sorted(
-        Judgment.objects.filter(run=run, status=JudgmentStatus.OK)
-        .values_list("rater_group", flat=True)
-        .distinct()
+        groups = sorted(judgment_set.groups)
+        facets = ImportedJudgment.objects.filter(judgment_set=judgment_set).values_list(
+            "turn", "category"
+        )
+    else:
+        rows = Judgment.objects.filter(run=run, status=JudgmentStatus.OK)
+        groups = sorted(rows.order_by().values_list("rater_group", flat=True).distinct())
+        facets = rows.values_list("item__turn", "item__question__category")
+    pairs = set(facets.order_by().distinct())
+    return Choices(
+        groups=groups,
+        turns=sorted({turn for turn, _ in pairs}),
+        categories=sorted({category for _, category in pairs if category}),
     )
+
+
+# Which group of people a judge is compared with first when there are several.
+PEOPLE_FIRST = ("human", "expert", "author")
+
+
+def agreement_default_groups(groups: list[str]) -> tuple[str, str]:
+    """The pair a report opens on when none is asked for (the pages and the API): an LLM judge
+    group as a and a group of people as b (human first, then experts, then authors); two
+    groups of people when there is no judge; ("", "") when there are no judgments."""
+    judges = sorted((g for g in groups if looks_like_judge(g)), key=lambda g: g != "judge")
+    people = sorted(
+        (g for g in groups if not looks_like_judge(g)),
+        key=lambda g: (PEOPLE_FIRST.index(g) if g in PEOPLE_FIRST else len(PEOPLE_FIRST), g),
+    )
+    if judges and people:
+        return judges[0], people[0]
+    ordered = judges or people
+    if len(ordered) >= 2:
+        return ordered[0], ordered[1]
+    return (ordered[0], ordered[0]) if ordered else ("", "")
 
 
 def _human_note(raw_output: str) -> tuple[str, dict[str, Any]]:

@@ -19,7 +19,8 @@ from evaluation.agreement import looks_like_judge
 from evaluation.models import CandidateAnswer, EvalQuestion, EvalRun, JudgmentSet
 from evaluation.report_display import present
 from evaluation.reports import (
-    agreement_groups,
+    agreement_choices,
+    agreement_default_groups,
     agreement_item_votes,
     agreement_report_build,
     judgment_set_get_for_user,
@@ -31,15 +32,12 @@ from flywheel.errors import DomainError
 from labeling.models import Task
 from labeling.selectors import project_get_for_user
 
-# Which group of people a judge is compared with first when there are several.
-PEOPLE_FIRST = ("human", "expert", "author")
-
 
 class HtmxHttpRequest(HttpRequest):
     pass
 
 
-def _query(request: HttpRequest, groups: list[str], defaults: tuple[str, str]) -> dict:
+def _query(request: HttpRequest, defaults: tuple[str, str]) -> dict:
     a = request.GET.get("a") or defaults[0]
     b = request.GET.get("b") or defaults[1]
     turn = request.GET.get("turn", "")
@@ -51,30 +49,16 @@ def _query(request: HttpRequest, groups: list[str], defaults: tuple[str, str]) -
     }
 
 
-def _defaults(groups: list[str]) -> tuple[str, str]:
-    """The pair a report opens on: an LLM judge group as a and a group of people as b (human
-    first, then experts, then authors); two groups of people when there is no judge."""
-    judges = sorted((g for g in groups if looks_like_judge(g)), key=lambda g: g != "judge")
-    people = sorted(
-        (g for g in groups if not looks_like_judge(g)),
-        key=lambda g: (PEOPLE_FIRST.index(g) if g in PEOPLE_FIRST else len(PEOPLE_FIRST), g),
-    )
-    if judges and people:
-        return judges[0], people[0]
-    ordered = judges or people
-    if len(ordered) >= 2:
-        return ordered[0], ordered[1]
-    return (ordered[0], ordered[0]) if ordered else ("", "")
-
-
 def _report_page(request, *, source: dict, title: str, back: str, item_route: str, extra: dict):
-    groups = agreement_groups(**source)
-    query = _query(request, groups, _defaults(groups))
+    choices = agreement_choices(**source)
+    query = _query(request, agreement_default_groups(choices.groups))
     context: dict[str, Any] = {
         "title": title,
         "back": back,
-        "groups": groups,
-        "judge_groups": [g for g in groups if looks_like_judge(g)],
+        "groups": choices.groups,
+        "judge_groups": [g for g in choices.groups if looks_like_judge(g)],
+        "turns": choices.turns,
+        "categories": choices.categories,
         "query": query,
         **extra,
     }
@@ -100,12 +84,6 @@ def _report_page(request, *, source: dict, title: str, back: str, item_route: st
         return f"{reverse(item_route, args=[extra['source_pk']])}?{urlencode(params)}"
 
     context["report"] = present(report.result, item_url=item_url)
-    context["categories"] = sorted(
-        {
-            *(report.result.get("per_category") or {}),
-            *((report.result.get("scores") or {}).get("per_category") or {}),
-        }
-    )
     context["computed_at"] = report.created_at
     return render(request, "evaluation/report.html", context)
 
@@ -231,8 +209,34 @@ def _item_query(request: HttpRequest) -> dict:
         "question_id": request.GET.get("q", ""),
         "model_a": request.GET.get("a", ""),
         "model_b": request.GET.get("b", ""),
-        "turn": int(turn) if turn.isdigit() else 1,
+        "turn": int(turn) if turn.isdigit() and int(turn) > 0 else 1,
     }
+
+
+def _item_turns(question: EvalQuestion | None, *, models: list[tuple[str, str]], turn: int):
+    """The conversation up to the judged turn, the judged turn last: per turn the user's
+    message and each shown model's reply. Earlier replies differ per model (each answered its
+    own conversation), so every turn carries one reply per model. Empty when the question is
+    not stored or has no such turn."""
+    if question is None or len(question.turns) < turn:
+        return []
+    by_model = {a.model: a.turns for a in CandidateAnswer.objects.filter(question=question)}
+
+    def reply(model: str, number: int) -> str:
+        turns = by_model.get(model) or []
+        return turns[number - 1] if len(turns) >= number else ""
+
+    return [
+        {
+            "number": number,
+            "user": question.turns[number - 1],
+            "answers": [
+                {"label": label, "model": model, "text": reply(model, number)}
+                for label, model in models
+            ],
+        }
+        for number in range(1, turn + 1)
+    ]
 
 
 def _item_page(request, *, source: dict, project, eval_set_ids, back: str) -> HttpResponse:
@@ -243,23 +247,12 @@ def _item_page(request, *, source: dict, project, eval_set_ids, back: str) -> Ht
         .order_by("-id")
         .first()
     )
-    answers = []
-    if question is not None:
-        by_model = {a.model: a for a in CandidateAnswer.objects.filter(question=question)}
-        # A scored answer (no second model) is shown alone.
-        shown = (("first", query["model_a"]), ("second", query["model_b"]))
-        if not query["model_b"]:
-            shown = (("answer", query["model_a"]),)
-        for label, model in shown:
-            answer = by_model.get(model)
-            turns = answer.turns if answer else []
-            answers.append(
-                {
-                    "label": label,
-                    "model": model,
-                    "text": turns[query["turn"] - 1] if len(turns) >= query["turn"] else "",
-                }
-            )
+    # A scored answer (no second model) is shown alone.
+    models = [("first", query["model_a"]), ("second", query["model_b"])]
+    if not query["model_b"]:
+        models = [("answer", query["model_a"])]
+    turns = _item_turns(question, models=models, turn=query["turn"])
+    judged = turns[-1] if turns else {"user": "", "answers": []}
     return render(
         request,
         "evaluation/report_item.html",
@@ -267,11 +260,10 @@ def _item_page(request, *, source: dict, project, eval_set_ids, back: str) -> Ht
             "project": project,
             "query": query,
             "question": question,
-            "user_turn": question.turns[query["turn"] - 1]
-            if question and len(question.turns) >= query["turn"]
-            else "",
+            "earlier": turns[:-1],
+            "user_turn": judged["user"],
             "reference": question.reference_for(query["turn"]) if question else "",
-            "answers": answers,
+            "answers": judged["answers"],
             "single": not query["model_b"],
             "votes": votes,
             "back": back,

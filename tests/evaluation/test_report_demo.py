@@ -6,6 +6,7 @@ import io
 from django.urls import reverse
 
 from evaluation import demo as evaluation_demo
+from evaluation.agreement import looks_like_judge
 from evaluation.demo_agreement import DEMO_RATERS, SET_NAME, _demo_rating, load_demo
 from evaluation.models import (
     AgreementReport,
@@ -15,8 +16,7 @@ from evaluation.models import (
     Judgment,
     JudgmentSet,
 )
-from evaluation.reports import agreement_report_build
-from evaluation.views_reports import _defaults, looks_like_judge
+from evaluation.reports import agreement_default_groups, agreement_report_build
 from tests.conftest import PASSWORD
 
 
@@ -74,14 +74,20 @@ def test_two_groups_of_people_are_not_called_a_judge(client, project, owner):
 
 
 def test_default_pairs_put_a_judge_first_and_people_second():
-    assert _defaults(["author", "expert", "gpt4_pair"]) == ("gpt4_pair", "expert")
-    assert _defaults(["author", "expert", "gpt4_pair", "gpt4_single"]) == ("gpt4_pair", "expert")
-    assert _defaults(["human", "judge"]) == ("judge", "human")
-    assert _defaults(["author", "claude-3_pair", "human"]) == ("claude-3_pair", "human")
+    assert agreement_default_groups(["author", "expert", "gpt4_pair"]) == ("gpt4_pair", "expert")
+    assert agreement_default_groups(["author", "expert", "gpt4_pair", "gpt4_single"]) == (
+        "gpt4_pair",
+        "expert",
+    )
+    assert agreement_default_groups(["human", "judge"]) == ("judge", "human")
+    assert agreement_default_groups(["author", "claude-3_pair", "human"]) == (
+        "claude-3_pair",
+        "human",
+    )
     # No judge at all: two groups of people, experts before authors.
-    assert _defaults(["author", "expert"]) == ("expert", "author")
-    assert _defaults(["judge"]) == ("judge", "judge")
-    assert _defaults([]) == ("", "")
+    assert agreement_default_groups(["author", "expert"]) == ("expert", "author")
+    assert agreement_default_groups(["judge"]) == ("judge", "judge")
+    assert agreement_default_groups([]) == ("", "")
     assert [
         g
         for g in ("gpt4_pair", "gpt4_single", "judge", "expert", "author", "human")
