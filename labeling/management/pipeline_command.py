@@ -1,8 +1,8 @@
-"""What the pipeline's stage commands share (`filter_prompts`, `tag_prompts`,
+"""What the pipeline's stage commands share (`import_prompts`, `filter_prompts`, `tag_prompts`,
 `synthesize_prompts`, `create_tasks`): the project by slug, the stage's service called with the
 options, the run executed here and now with its progress printed, then its result: counts,
-funnel, tokens and cost, warnings and per-item failures. A bad option or a failed run exits
-non-zero with the message the pages show."""
+funnel, tokens and cost, warnings, rejected rows and per-item failures. A bad option or a failed
+run exits non-zero with the message the pages show."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from flywheel.errors import DomainError
 from labeling.models import PipelineRun, PipelineStatus, Project
-from labeling.services.pipeline import pipeline_run_execute
+from labeling.services.pipeline import LENGTH_OPTIONS, pipeline_run_execute
 
 ERROR_PROJECT = "No project with slug {slug!r}."
 FAILURES_SHOWN = 50
@@ -23,6 +23,32 @@ def project_by_slug(slug: str) -> Project:
     if project is None:
         raise CommandError(ERROR_PROJECT.format(slug=slug))
     return project
+
+
+FILTER_OPTIONS = (*LENGTH_OPTIONS, "blocklist", "languages", "near_dup_threshold")
+
+
+def add_filter_arguments(parser: CommandParser) -> None:
+    """The filter chain's options, as `import_prompts` and `filter_prompts` take them."""
+    for name in LENGTH_OPTIONS:
+        bound, unit = name.split("_")
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=int, help=f"The {bound}imum length in {unit}."
+        )
+    parser.add_argument(
+        "--blocklist", action="append", default=[], help="A term to filter out (repeat it)."
+    )
+    parser.add_argument(
+        "--languages", action="append", default=[], help="A language code to keep (repeat)."
+    )
+    parser.add_argument(
+        "--near-dup-threshold", type=float, help="Jaccard similarity of near duplicates."
+    )
+
+
+def filter_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The filter arguments given, as the services take them (the rest keep their defaults)."""
+    return {name: options[name] for name in FILTER_OPTIONS if options[name] not in (None, [])}
 
 
 def add_llm_arguments(parser: CommandParser, *, what: str) -> None:
@@ -46,6 +72,14 @@ def llm_options(options: dict[str, Any]) -> dict[str, Any]:
         "price_prompt_per_mtok": options["price_in"],
         "price_completion_per_mtok": options["price_out"],
     }
+
+
+def failure_label(failure: dict[str, Any]) -> str:
+    """What failed: the prompt by id when there is one (its content hash in brackets, with
+    "#j" for the j-th candidate answer), else the key (a self-instruct call)."""
+    if failure.get("prompt") is None:
+        return failure["key"]
+    return f"prompt #{failure['prompt']} ({failure['key']})"
 
 
 def result_lines(run: PipelineRun) -> list[str]:
@@ -104,8 +138,10 @@ class PipelineCommand(BaseCommand):
             raise CommandError(str(error)) from None
         self.stdout.write(f"run {run.pk}: {run.get_stage_display().lower()} in {project.slug}")
         run = pipeline_run_execute(run=run, on_progress=self._progress(run.progress_unit))
+        for reject in run.rejects:
+            self.stderr.write(f"line {reject['line']}: {reject['reason']}")
         for failure in run.failures[:FAILURES_SHOWN]:
-            self.stderr.write(f"failed: {failure['key']}: {failure['reason']}")
+            self.stderr.write(f"failed: {failure_label(failure)}: {failure['reason']}")
         if len(run.failures) > FAILURES_SHOWN:
             more = len(run.failures) - FAILURES_SHOWN
             self.stderr.write(f"... and {more} more failures (listed on the run page)")

@@ -32,6 +32,7 @@ class PipelineStatus(models.TextChoices):
 # structured, tasks); names not listed follow alphabetically.
 COUNT_ORDER = (
     "rows", "rejected", "too_old", "prompts", "completions", "duplicates",
+    "duplicates_in_file", "duplicates_in_project", "completions_on_duplicates",
     "seen", "filtered", "kept",
     "rules", "llm", "disagreements", "llm_failures",
     "rewrites", "llm_rewrites", "llm_rewrite_failures", "drafts", "draft_failures",

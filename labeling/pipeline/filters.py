@@ -33,6 +33,9 @@ REASON_FEW_LETTERS = "only {share:.0%} of the characters are letters"
 REASON_BLOCKED = "contains the blocked term {term!r}"
 REASON_LANGUAGE = "written in {found!r}, the project asks for {wanted}"
 REASON_EXACT_DUP = "exact duplicate of an earlier prompt"
+# An import's rows that repeat a stored conversation (same content hash), by where it is.
+REASON_REPEATED_IN_FILE = "repeats line {line} of this file"
+REASON_ALREADY_IN_PROJECT = "already in the project as prompt #{id}"
 REASON_NEAR_DUP = "near duplicate of {key} (Jaccard ≈ {similarity:.2f})"
 
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
@@ -319,14 +322,22 @@ class Funnel:
         self.sample_chars = sample_chars
         self.report = FunnelReport(stages=[StageReport(name=f.name) for f in filters])
 
-    def check(self, prompt: ParsedPrompt) -> Verdict:
+    def redact(self, prompt: ParsedPrompt) -> tuple[ParsedPrompt, Counter[str]]:
+        """The prompt with its PII redacted (when this funnel redacts), counted in the report."""
+        if not self.redact_pii:
+            return prompt, Counter()
+        prompt, found = redact_prompt(prompt)
+        if found:
+            self.report.prompts_with_pii += 1
+            self.report.pii.update(found)
+        return prompt, found
+
+    def check(self, prompt: ParsedPrompt, *, pii: Counter[str] | None = None) -> Verdict:
+        """Run the filters; `pii` is what the caller's own `redact` found (then the prompt is
+        not redacted again)."""
         self.report.total += 1
-        found: Counter[str] = Counter()
-        if self.redact_pii:
-            prompt, found = redact_prompt(prompt)
-            if found:
-                self.report.prompts_with_pii += 1
-                self.report.pii.update(found)
+        if pii is None:
+            prompt, pii = self.redact(prompt)
         text = prompt.text
         for stage, check in zip(self.report.stages, self.filters, strict=True):
             stage.seen += 1
@@ -335,13 +346,30 @@ class Funnel:
             else:
                 reason = check(text)
             if reason is not None:
-                stage.removed += 1
-                stage.reasons[reason.code] += 1
-                if len(stage.samples) < self.samples:
-                    stage.samples.append((text[: self.sample_chars], reason.detail))
-                return Verdict(prompt, False, check.name, reason, dict(found))
+                self._removed(stage, text, reason)
+                return Verdict(prompt, False, check.name, reason, dict(pii))
         self.report.kept += 1
-        return Verdict(prompt, True, pii=dict(found))
+        return Verdict(prompt, True, pii=dict(pii))
+
+    def duplicate(
+        self, prompt: ParsedPrompt, reason: Reason, *, pii: Counter[str] | None = None
+    ) -> Verdict:
+        """Count a prompt the caller found stored already (same content hash) on the exact
+        duplicate line, without the filters before it: its first copy went through them."""
+        self.report.total += 1
+        stage = next((s for s in self.report.stages if s.name == ExactDuplicateFilter.name), None)
+        if stage is None:
+            stage = StageReport(name=ExactDuplicateFilter.name)
+            self.report.stages.append(stage)
+        stage.seen += 1
+        self._removed(stage, prompt.text, reason)
+        return Verdict(prompt, False, stage.name, reason, dict(pii or {}))
+
+    def _removed(self, stage: StageReport, text: str, reason: Reason) -> None:
+        stage.removed += 1
+        stage.reasons[reason.code] += 1
+        if len(stage.samples) < self.samples:
+            stage.samples.append((text[: self.sample_chars], reason.detail))
 
     def run(self, prompts: Iterable[ParsedPrompt]) -> Iterator[Verdict]:
         for prompt in prompts:

@@ -123,8 +123,49 @@ def test_bad_rows_fail_the_whole_import_unless_skipped(project, tmp_path):
     assert "line 2:" in err
     assert Prompt.objects.count() == 2
     out, _ = import_prompts(path, "--project", project.slug, "--skip-invalid")
-    assert "0 new prompts" in out and "2 already there" in out
+    assert "prompts 0, completions 0, duplicates 2" in out
+    assert "duplicates in file 0, duplicates in project 2" in out
+    assert "exact_duplicate: removed 2 (already_in_project 2)" in out
     assert Prompt.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_import_takes_the_filter_options_and_prints_the_funnel(project, tmp_path):
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(
+        '{"prompt": "Tell me about the zorblax protocol in detail."}\n'
+        '{"prompt": "What is the speed of light in a vacuum?"}\n'
+        '{"prompt": "Explain photosynthesis to a ten year old in a few sentences."}\n'
+        '{"prompt": "What is the speed of light in a vacuum?"}\n'
+    )
+    out, _ = import_prompts(
+        path, "--project", project.slug, "--blocklist", "zorblax", "--max-chars", "50",
+        "--near-dup-threshold", "0.9", "--languages", "en",
+    )  # fmt: skip
+    run = PipelineRun.objects.get()
+    assert run.status == PipelineStatus.SUCCEEDED, run.error
+    assert run.params["filters"] == {
+        "max_chars": 50,
+        "blocklist": ["zorblax"],
+        "languages": ["en"],
+        "near_dup_threshold": 0.9,
+    }
+    kept = Prompt.objects.filter(status=PromptStatus.ACTIVE)
+    assert [p.messages[-1]["content"] for p in kept] == ["What is the speed of light in a vacuum?"]
+    assert "funnel: 4 checked, 1 kept" in out
+    assert "length: removed 1 (too_long 1)" in out
+    assert "blocklist: removed 1 (blocked_term 1)" in out
+    assert "exact_duplicate: removed 1 (repeated_in_file 1)" in out
+    assert "duplicates in file 1, duplicates in project 0" in out
+
+
+@pytest.mark.django_db
+def test_import_refuses_bad_filter_options_with_the_services_message(project, tmp_path):
+    path = tmp_path / "prompts.jsonl"
+    path.write_text('{"prompt": "What is the speed of light in a vacuum?"}\n')
+    with pytest.raises(CommandError, match="minimum length in characters is above the maximum"):
+        import_prompts(path, "--project", project.slug, "--min-chars", "90", "--max-chars", "10")
+    assert not PipelineRun.objects.exists() and not Prompt.objects.exists()
 
 
 @pytest.mark.django_db

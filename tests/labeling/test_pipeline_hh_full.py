@@ -49,7 +49,11 @@ def test_skip_invalid_imports_the_rest_and_the_tasks_stage_makes_pairwise_tasks(
     # Two answers a pair, but a handful of the real pairs have the same text on both sides.
     one_answer = prompts.annotate(n=Count("completions")).filter(n=1)
     assert 0 < one_answer.count() < 10
-    assert run.counts["completions"] == 2 * run.counts["prompts"] - one_answer.count()
+    # The file asks two prompts twice, paired with other answers: those are added to the prompt.
+    assert run.counts["duplicates"] == run.counts["duplicates_in_file"] == 2
+    twice = prompts.annotate(n=Count("completions")).filter(n=4)
+    assert twice.count() == 2 and run.counts["completions_on_duplicates"] == 4
+    assert run.counts["completions"] == 2 * run.counts["prompts"] - one_answer.count() + 4
     active = prompts.filter(status=PromptStatus.ACTIVE)
     assert active.count() == run.counts["kept"] and run.counts["filtered"] > 0
 

@@ -1,18 +1,24 @@
-"""manage.py import_prompts PATH --project SLUG [--format F] [--since DATE] [--skip-invalid]"""
+"""manage.py import_prompts PATH --project SLUG [--format F] [--since DATE] [--skip-invalid]
+[--blocklist TERM ...] [--languages CODE ...] [--min-chars N] [--max-chars N] [--min-tokens N]
+[--max-tokens N] [--near-dup-threshold X]"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
-from flywheel.errors import DomainError
-from labeling.models import PipelineStatus, Project
+from labeling.management.pipeline_command import (
+    PipelineCommand,
+    add_filter_arguments,
+    filter_options,
+)
+from labeling.models import PipelineRun, Project
 from labeling.pipeline.formats import FORMATS
-from labeling.services.pipeline import import_run_start, pipeline_run_execute
+from labeling.services.pipeline import import_run_start
 
-ERROR_PROJECT = "No project with slug {slug!r}."
 ERROR_SINCE = "--since takes a date (2026-01-31), a date and time, or a number of days (14d)."
 
 
@@ -28,46 +34,33 @@ def parse_since(value: str) -> datetime:
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
-class Command(BaseCommand):
-    help = "Import prompts from a JSONL, CSV, Parquet or text file into a project."
+class Command(PipelineCommand):
+    help = (
+        "Import prompts from a JSONL, CSV, Parquet or text file into a project: redact PII, "
+        "filter (with the options below; filtered prompts are kept with their reasons), tag "
+        "with the rules. Prints the counts and the funnel."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path")
-        parser.add_argument("--project", required=True, help="The project's slug.")
+        super().add_arguments(parser)
+
+    def add_stage_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--format", choices=FORMATS, help="Detected from the rows if left out.")
         parser.add_argument("--since", help="Only rows collected since: a date or e.g. 14d.")
         parser.add_argument(
             "--skip-invalid", action="store_true", help="Import good rows, report bad ones."
         )
+        add_filter_arguments(parser)
 
-    def handle(self, *args, **options) -> None:
-        project = Project.objects.filter(slug=options["project"]).first()
-        if project is None:
-            raise CommandError(ERROR_PROJECT.format(slug=options["project"]))
+    def start(self, *, project: Project, options: dict[str, Any]) -> PipelineRun:
         since = parse_since(options["since"]) if options["since"] else None
-        try:
-            run = import_run_start(
-                project=project,
-                path=options["path"],
-                format=options["format"],
-                since=since,
-                skip_invalid=options["skip_invalid"],
-                enqueue=False,
-            )
-        except DomainError as error:
-            raise CommandError(str(error)) from None
-        run = pipeline_run_execute(run=run, on_progress=self._progress)
-        for reject in run.rejects:
-            self.stderr.write(f"line {reject['line']}: {reject['reason']}")
-        if run.status == PipelineStatus.FAILED:
-            raise CommandError(run.error)
-        counts = run.counts
-        self.stdout.write(
-            f"run {run.pk}: {counts.get('rows', 0)} rows, {counts.get('prompts', 0)} new prompts "
-            f"({counts.get('kept', 0)} kept, {counts.get('filtered', 0)} filtered out), "
-            f"{counts.get('completions', 0)} answers, {counts.get('duplicates', 0)} already there, "
-            f"{counts.get('rejected', 0)} rejected"
+        return import_run_start(
+            project=project,
+            path=options["path"],
+            format=options["format"],
+            since=since,
+            skip_invalid=options["skip_invalid"],
+            filters=filter_options(options),
+            enqueue=False,
         )
-
-    def _progress(self, done: int, total: int) -> None:
-        self.stdout.write(f"  {done}/{total} rows")

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from labeling.models import (
+    Completion,
     PipelineRun,
     Project,
     Prompt,
     PromptStatus,
 )
-from labeling.pipeline.filters import Funnel, default_filters
+from labeling.pipeline.filters import (
+    REASON_ALREADY_IN_PROJECT,
+    REASON_REPEATED_IN_FILE,
+    Funnel,
+    Reason,
+    Verdict,
+    default_filters,
+)
 from labeling.pipeline.readers import PromptReader
 from labeling.pipeline.records import (
     RowError,
+    normalize_text,
     prompt_payload,
 )
 from labeling.pipeline.tagging import tag_rules
-from labeling.services.prompts import prompt_bulk_create
+from labeling.services.prompts import completion_bulk_create, prompt_bulk_create
 
 from .runs import (
     BATCH,
@@ -71,74 +80,129 @@ def _import(run: PipelineRun) -> None:
     _progress(run, 0)
 
     # Pass 2: redact, filter, tag, store in batches (filtered ones with their reasons).
+    # A row repeating a stored conversation (same content hash) adds no prompt, but the answers
+    # it brings that its prompt lacks are added to it (HH-RLHF pairs one prompt several ways).
     existing = Prompt.objects.filter(project=project)
-    known_hashes = set(existing.values_list("content_hash", flat=True))
+    in_project = dict(existing.values_list("content_hash", "id"))
+    in_file: dict[str, int] = {}  # content hash, as read and as redacted -> line first seen
     known_texts = [
         _user_text(m)
         for m in existing.filter(status=PromptStatus.ACTIVE).values_list("messages", flat=True)
     ]
     funnel = _funnel(project, params.get("filters") or {}, known=known_texts)
     labels = _labels(project)
-    counts: Counter[str] = Counter(kept=0, filtered=0, duplicates=0, prompts=0, completions=0)
+    counts: Counter[str] = Counter(
+        kept=0, filtered=0, duplicates=0, duplicates_in_file=0, duplicates_in_project=0,
+        prompts=0, completions=0, completions_on_duplicates=0,
+    )  # fmt: skip
     reader = PromptReader(path, format=fmt, since=since)
     batch: list[dict[str, Any]] = []
+    answers: dict[str, list[dict[str, Any]]] = {}  # stored hash -> a duplicate's answers
     done = 0
     for item in reader:
         done += 1
         if isinstance(item, RowError):
             continue
-        digest = item.content_hash
-        if digest in known_hashes:
+        # Stored prompts are redacted: a re-import of one is a duplicate only after redaction.
+        # (PII only in meta leaves the hash as it was.)
+        prompt, pii = funnel.redact(item)
+        duplicate = _duplicate(item.content_hash, prompt.content_hash, in_file, in_project)
+        if duplicate is not None:
+            reason, stored_hash, where = duplicate
+            funnel.duplicate(prompt, reason, pii=pii)
             counts["duplicates"] += 1
-            continue
-        known_hashes.add(digest)
-        verdict = funnel.check(item)
-        prompt = verdict.prompt
-        if verdict.pii:
-            # Stored prompts are redacted: a re-import of one is a duplicate only after redaction.
-            # (PII only in meta leaves the hash as it was.)
-            redacted = prompt.content_hash
-            if redacted != digest and redacted in known_hashes:
-                counts["duplicates"] += 1
-                continue
-            known_hashes.add(redacted)
-        if prompt.task_type not in labels:
-            prompt.task_type = tag_rules(prompt.text, labels=labels).task_type
-            prompt.meta.update({"tagged_by": TAGGED_BY_RULES, "rule_task_type": prompt.task_type})
+            counts[where] += 1
+            completions = prompt_payload(prompt)["completions"]
+            if completions:
+                answers.setdefault(stored_hash, []).extend(completions)
         else:
-            prompt.meta["tagged_by"] = TAGGED_BY_SOURCE  # the file named it (MT-Bench category)
-        payload = prompt_payload(prompt)
-        if verdict.pii:
-            payload["meta"]["pii"] = verdict.pii
-        if not verdict.kept:
-            payload["status"] = PromptStatus.FILTERED
-            payload["filter_reasons"] = [
-                {
-                    "filter": verdict.filter,
-                    "code": verdict.reason.code,
-                    "detail": str(verdict.reason),
-                }
-            ]
-            counts["filtered"] += 1
-        else:
-            counts["kept"] += 1
-        batch.append(payload)
-        if len(batch) >= BATCH:
-            _store(project, batch, counts)
-            batch = []
+            in_file[item.content_hash] = in_file[prompt.content_hash] = item.line
+            batch.append(_payload(funnel.check(prompt, pii=pii), labels, counts))
+        if len(batch) >= BATCH or len(answers) >= BATCH:
+            _store(project, batch, answers, counts)
+            batch, answers = [], {}
         if done % PROGRESS_EVERY == 0:
             _progress(run, done)
-    if batch:
-        _store(project, batch, counts)
+    _store(project, batch, answers, counts)
     _progress(run, done)
     run.counts = {**run.counts, **counts}
     run.funnel = funnel.report.as_dict()
 
 
-def _store(project: Project, batch: list[dict[str, Any]], counts: Counter[str]) -> None:
-    stored = prompt_bulk_create(project=project, prompts=batch)
-    counts["prompts"] += len(stored)
-    counts["completions"] += sum(len(p["completions"]) for p in batch)
+def _duplicate(
+    digest: str, redacted: str, in_file: dict[str, int], in_project: dict[str, int]
+) -> tuple[Reason, str, str] | None:
+    """Why a row is a duplicate, the stored prompt's hash and the count it goes to; or None."""
+    for key in (digest, redacted):
+        if key in in_file:
+            reason = Reason("repeated_in_file", REASON_REPEATED_IN_FILE.format(line=in_file[key]))
+            # The first copy was stored redacted, and redaction gives the same text each time.
+            return reason, redacted, "duplicates_in_file"
+        if key in in_project:
+            detail = REASON_ALREADY_IN_PROJECT.format(id=in_project[key])
+            return Reason("already_in_project", detail), key, "duplicates_in_project"
+    return None
+
+
+def _payload(verdict: Verdict, labels: list[str], counts: Counter[str]) -> dict[str, Any]:
+    """A new prompt as stored: tagged with the rules unless the file named its type, with what
+    PII was redacted and, when a filter removed it, its status and reason."""
+    prompt = verdict.prompt
+    if prompt.task_type not in labels:
+        prompt.task_type = tag_rules(prompt.text, labels=labels).task_type
+        prompt.meta.update({"tagged_by": TAGGED_BY_RULES, "rule_task_type": prompt.task_type})
+    else:
+        prompt.meta["tagged_by"] = TAGGED_BY_SOURCE  # the file named it (MT-Bench category)
+    payload = prompt_payload(prompt)
+    if verdict.pii:
+        payload["meta"]["pii"] = verdict.pii
+    if not verdict.kept:
+        payload["status"] = PromptStatus.FILTERED
+        payload["filter_reasons"] = [
+            {"filter": verdict.filter, "code": verdict.reason.code, "detail": str(verdict.reason)}
+        ]
+        counts["filtered"] += 1
+    else:
+        counts["kept"] += 1
+    return payload
+
+
+def _store(
+    project: Project,
+    batch: list[dict[str, Any]],
+    answers: dict[str, list[dict[str, Any]]],
+    counts: Counter[str],
+) -> None:
+    """Store new prompts, then the answers duplicates brought (their prompts are stored by
+    now: each one's first copy is in this batch or an earlier one)."""
+    if batch:
+        stored = prompt_bulk_create(project=project, prompts=batch)
+        counts["prompts"] += len(stored)
+        counts["completions"] += sum(len(p["completions"]) for p in batch)
+    if not answers:
+        return
+    prompt_ids = dict(
+        Prompt.objects.filter(project=project, content_hash__in=list(answers)).values_list(
+            "content_hash", "id"
+        )
+    )
+    have: dict[int, set[str]] = defaultdict(set)
+    for prompt_id, text in Completion.objects.filter(prompt_id__in=prompt_ids.values()).values_list(
+        "prompt_id", "text"
+    ):
+        have[prompt_id].add(normalize_text(text))
+    pending = []
+    for digest, items in answers.items():
+        prompt_id = prompt_ids[digest]
+        for item in items:
+            text = normalize_text(item["text"])
+            if text not in have[prompt_id]:
+                have[prompt_id].add(text)
+                pending.append({**item, "prompt": prompt_id})
+    if pending:
+        completion_bulk_create(project=project, completions=pending)
+    counts["completions"] += len(pending)
+    counts["completions_on_duplicates"] += len(pending)
 
 
 def _filter(run: PipelineRun) -> None:
