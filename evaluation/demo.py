@@ -1,7 +1,8 @@
 """Demo data for evaluation: MT-Bench questions with GPT-4 gold references, the answers of the
 six real models MT-Bench's human voters compared (so the agreement demo's disagreements show
 both answers), a pairwise run of vicuna-13b-v1.2 against gpt-3.5-turbo and a single-answer
-grading run of four of the models over both turns.
+grading run of four of the models over both turns. The pairwise run's items are sent to human
+raters, so the demo labeler's queue holds them as pairwise tasks.
 
 The demo has no real LLM, so the judge is a *scripted demo judge*: a local
 OpenAI-compatible server started only for the load, with a transparent rule — prefer the
@@ -25,13 +26,17 @@ from evaluation.services import (
     eval_set_import_references,
     judge_config_create,
 )
+from evaluation.services.human import DEFAULT_OVERLAP, SOURCE_APP, human_tasks_create
 from flywheel.testing.openai_server import OpenAICompatServer
+from labeling.models import Task
 
 DATA = Path(__file__).resolve().parent / "data" / "mt_bench"
 SET_NAME = "MT-Bench (demo)"
 PAIR_JUDGE = "Scripted demo judge: pairwise, prefers more reference words"
 SINGLE_JUDGE = "Scripted demo judge: 1-10, share of reference words"
 MODELS = ("vicuna-13b-v1.2", "gpt-3.5-turbo")
+# Judged pairwise, then sent to the demo's labelers (their queue has its items as tasks).
+PAIR_RUN = "vicuna-13b vs gpt-3.5-turbo (scripted demo judge)"
 # Graded one answer at a time, both turns: four models from strong to weak, so that the score
 # agreement demo (demo_agreement.py adds people's scores) has a leaderboard worth comparing.
 SINGLE_RUN = "Single-answer grades (scripted demo judge)"
@@ -107,8 +112,28 @@ def load_demo(*, project, users: dict, stdout: TextIO) -> None:
         stdout.write(
             f"evaluation: eval set {SET_NAME!r} with {eval_set.question_count} questions\n"
         )
-    if EvalRun.objects.filter(project=project, eval_set=eval_set).exists():
+    if not EvalRun.objects.filter(project=project, eval_set=eval_set).exists():
+        _judge_runs(project=project, eval_set=eval_set, researcher=researcher, stdout=stdout)
+    send_to_raters(project=project, stdout=stdout)
+
+
+def send_to_raters(*, project, stdout: TextIO) -> None:
+    """The pairwise run's items in the labelers' queue as pairwise tasks, two raters each,
+    through the same service as the run report's button (once)."""
+    run = EvalRun.objects.filter(project=project, name=PAIR_RUN).first()
+    if (
+        run is None
+        or Task.objects.filter(project=project, source__app=SOURCE_APP, source__run=run.pk).exists()
+    ):
         return
+    tasks = human_tasks_create(run=run, overlap=DEFAULT_OVERLAP)
+    stdout.write(
+        f"evaluation: {len(tasks)} pairwise tasks of {run.name!r} in the labelers' queue, "
+        f"{DEFAULT_OVERLAP} raters each\n"
+    )
+
+
+def _judge_runs(*, project, eval_set, researcher, stdout: TextIO) -> None:
     with OpenAICompatServer(_scripted_judge) as server:
         pair = JudgeConfig.objects.filter(project=project, name=PAIR_JUDGE).first()
         pair = pair or judge_config_create(
@@ -134,7 +159,7 @@ def load_demo(*, project, users: dict, stdout: TextIO) -> None:
                 project=project,
                 eval_set=eval_set,
                 judge_config=pair,
-                name="vicuna-13b vs gpt-3.5-turbo (scripted demo judge)",
+                name=PAIR_RUN,
                 mode="baseline",
                 models=[MODELS[0]],
                 baseline=MODELS[1],

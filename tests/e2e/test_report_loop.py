@@ -194,7 +194,10 @@ def test_the_score_report_of_the_demo_grading_run(page, screenshot_dir, project,
     page.goto(page.locator(".disagreement-list a").first.get_attribute("href"))
     page.wait_for_selector("#v-h")
     assert page.locator("#v-h").inner_text() == "Scores"
-    assert page.locator(".answer-card").count() == 1
+    assert page.locator(".answers.judged .answer-card").count() == 1
+    # The largest disagreement is a second-turn answer (q104): its own first-turn reply is
+    # above it, as context.
+    assert "turn=2" in page.url and page.locator(".earlier .answer-card").count() == 1
     assert page.locator("tr", has_text="demo-rater-thoroughness").count() == 1
     assert page.locator("details summary", has_text="Reasoning").count() == 2  # two trials
     page.locator("details summary", has_text="Rationale").first.click()

@@ -1,7 +1,19 @@
 import io
+import random
 
-from evaluation.demo import PAIR_JUDGE, SINGLE_MODELS, SINGLE_RUN, _scripted_judge, load_demo
+from evaluation.demo import (
+    MODELS,
+    PAIR_JUDGE,
+    PAIR_RUN,
+    SINGLE_MODELS,
+    SINGLE_RUN,
+    _scripted_judge,
+    load_demo,
+)
 from evaluation.models import EvalRun, EvalSet, JudgeConfig, RunStatus
+from evaluation.services.human import SOURCE_APP
+from labeling.models import Task, TaskKind
+from labeling.services import assignment_claim
 
 
 def test_scripted_demo_judge_rule_is_what_it_says():
@@ -49,3 +61,20 @@ def test_grading_run_scores_four_models_over_both_turns(project, owner):
     items = single.items.all()
     assert set(items.values_list("turn", flat=True)) == {1, 2}
     assert set(items.values_list("model_a", flat=True)) == set(SINGLE_MODELS)
+
+
+def test_demo_pairwise_run_is_in_the_labelers_queue_once(project, owner, labeler):
+    out = io.StringIO()
+    load_demo(project=project, users={"researcher": owner}, stdout=out)
+    load_demo(project=project, users={"researcher": owner}, stdout=out)
+    run = EvalRun.objects.get(project=project, name=PAIR_RUN)
+    tasks = Task.objects.filter(project=project, source__app=SOURCE_APP, source__run=run.pk)
+    # One pairwise task per judged item, two raters each, made once.
+    assert tasks.count() == run.items.count() > 100
+    assert set(tasks.values_list("kind", "required_annotations")) == {(TaskKind.PAIRWISE, 2)}
+    assert out.getvalue().count("pairwise tasks of") == 1
+    # The demo labeler is handed one: the two models' answers, names hidden on the page.
+    assignment = assignment_claim(project=project, user=labeler, rng=random.Random(0))
+    assert assignment.task.source["run"] == run.pk
+    models = set(assignment.task.completions.values_list("model_name", flat=True))
+    assert models == set(MODELS)
