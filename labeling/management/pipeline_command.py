@@ -75,11 +75,12 @@ def llm_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def failure_label(failure: dict[str, Any]) -> str:
-    """What failed: the prompt by id when there is one (its content hash in brackets, with
-    "#j" for the j-th candidate answer), else the key (a self-instruct call)."""
+    """What failed: the step, and the prompt by id when there is one (with its key: the content
+    hash, "#j" for its j-th answer), else the key (a self-instruct call)."""
+    step = f"{failure['step']} " if failure.get("step") else ""
     if failure.get("prompt") is None:
-        return failure["key"]
-    return f"prompt #{failure['prompt']} ({failure['key']})"
+        return f"{step}{failure['key']}"
+    return f"{step}prompt #{failure['prompt']} ({failure['key']})"
 
 
 def result_lines(run: PipelineRun) -> list[str]:

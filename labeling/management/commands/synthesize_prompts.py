@@ -36,7 +36,9 @@ class Command(PipelineCommand):
             help='The LLM rewrites each prompt by it ("make it harder"), a new prompt each.',
         )
         parser.add_argument(
-            "--drafts", action="store_true", help="Draft an answer where a prompt has none."
+            "--drafts",
+            action="store_true",
+            help="Draft an answer for prompts with no draft yet (up to --limit).",
         )
         parser.add_argument(
             "--candidates", type=int, default=0, help="K answers per prompt for ranking (0-20)."

@@ -26,6 +26,7 @@ from .runs import (
     TAGGED_BY_RULES,
     TAGGED_BY_SOURCE,
     WARNING_GOLD_SHORT,
+    WARNING_NOTHING_TO_DRAFT,
     WARNING_TOO_FEW_ANSWERS,
     PipelineRunError,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "TAGGED_BY_RULES",
     "TAGGED_BY_SOURCE",
     "WARNING_GOLD_SHORT",
+    "WARNING_NOTHING_TO_DRAFT",
     "WARNING_TOO_FEW_ANSWERS",
     "PipelineRunError",
     "import_run_start",

@@ -81,6 +81,10 @@ WARNING_TOO_FEW_ANSWERS = (
     "{count} prompt(s) have fewer than the {need} answers a {kind} task needs and were left "
     "out. Synthesize {need} candidates per prompt for them, then create tasks again."
 )
+WARNING_NOTHING_TO_DRAFT = (
+    "Every active prompt already has a draft (rewritten prompts are not drafted), so no draft "
+    "was asked for. Import or synthesize new prompts to draft more."
+)
 WARNING_GOLD_SHORT = (
     "The gold share asks for {want} gold task(s) ({share:.0%} of {tasks}), but only {able} of "
     "these prompts carry a gold answer, so {got} are gold. {source}"

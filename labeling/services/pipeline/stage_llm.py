@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
+from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from flywheel.llm import LLMClient
 from labeling.models import (
+    Completion,
     PipelineRun,
+    Project,
     Prompt,
     PromptStatus,
 )
@@ -29,6 +33,7 @@ from labeling.pipeline.synthesis import (
     rewrite_llm,
     self_instruct,
 )
+from labeling.pipeline.synthesis_base import Failure
 from labeling.pipeline.tagging import tag_disagreements, tag_llm, tag_rules
 from labeling.services.prompts import completion_bulk_create, prompt_bulk_create
 
@@ -36,6 +41,7 @@ from .runs import (
     BATCH,
     TAGGED_BY_LLM,
     TAGGED_BY_RULES,
+    WARNING_NOTHING_TO_DRAFT,
     _client,
     _labels,
     _meter,
@@ -104,7 +110,7 @@ def _tag(run: PipelineRun) -> None:
             }
             for d in disagreements
         ]
-        run.failures = [{"key": f.key, "reason": f.reason} for f in result.failures]
+        run.failures = _failures(result.failures, {str(p.pk): p.pk for p in rows}, step="tag")
         for tag in result.tags:
             final[tag.key] = tag.task_type  # the LLM, held to the labels, wins
             by_llm.add(tag.key)
@@ -134,22 +140,18 @@ def _tag(run: PipelineRun) -> None:
 def _synthesize(run: PipelineRun) -> None:
     project = run.project
     params = run.params
-    source = list(
-        Prompt.objects.filter(project=project, status=PromptStatus.ACTIVE)
-        .exclude(meta__has_key="origin")
-        .order_by("id")[: params["limit"]]
-    )
+    source = list(_originals(project).order_by("id")[: params["limit"]])
     client = _client(run)
     llm_steps = client is not None
+    # Drafts go to prompts with no draft yet (an answer from a log or a file is not one), so a
+    # second run moves on to the next ones.
+    drafting = bool(params.get("drafts") and llm_steps)
+    to_draft = list(_undrafted(project).order_by("id")[: params["limit"]]) if drafting else []
     # Progress in steps: a prompt through a rewrite or a draft, one candidate answer, one task
     # type's self-instruct batch.
     steps = (
-        len(source)
-        * (
-            bool(params.get("rewrites"))
-            + bool(params.get("llm_rewrite") and llm_steps)
-            + bool(params.get("drafts") and llm_steps)
-        )
+        len(source) * (bool(params.get("rewrites")) + bool(params.get("llm_rewrite") and llm_steps))
+        + len(to_draft)
         + len(source) * (params.get("candidates") or 0) * llm_steps
         + len(_labels(project)) * bool(params.get("self_instruct") and llm_steps)
     )
@@ -168,35 +170,9 @@ def _synthesize(run: PipelineRun) -> None:
         _use_usage(run, result.usage)
         counts["llm_rewrites"] = _store_variants(project, result.prompts)
         counts["llm_rewrite_failures"] = len(result.failures)
-        run.failures += [{"key": f.key, "reason": f.reason} for f in result.failures]
-    if params.get("drafts") and client is not None:
-        answered = set(
-            Prompt.objects.filter(
-                pk__in=[p.pk for p in source], completions__isnull=False
-            ).values_list("pk", flat=True)
-        )
-        needing = [p for p in parsed if p.meta["prompt_id"] not in answered]
-        meter.advance(len(parsed) - len(needing))
-        result = answers_draft(client, needing, pricing=_pricing(run), on_item=meter.advance)
-        _use_usage(run, result.usage)
-        by_hash = {p.content_hash: p.meta["prompt_id"] for p in needing}
-        pending = [
-            {
-                "prompt": by_hash[digest],
-                "text": answer.text,
-                "model_name": answer.model,
-                "params": dict(answer.params),
-                "meta": {"draft": True},
-            }
-            for digest, answers in result.answers.items()
-            for answer in answers
-            if isinstance(answer, ParsedCompletion) and answer.text.strip()
-        ]
-        if pending:
-            completion_bulk_create(project=project, completions=pending)
-        counts["drafts"] = len(pending)
-        counts["draft_failures"] = len(result.failures)
-        run.failures += [{"key": f.key, "reason": f.reason} for f in result.failures]
+        run.failures += _failures(result.failures, _prompt_ids(parsed), step="llm_rewrite")
+    if drafting:
+        _drafts(run, client, [_parsed(p) for p in to_draft], counts, meter)
     if params.get("candidates") and client is not None:
         _candidates(run, client, source, parsed, counts, meter)
     if params.get("self_instruct") and client is not None:
@@ -204,6 +180,76 @@ def _synthesize(run: PipelineRun) -> None:
     meter.flush()
     run.done = steps
     run.counts = dict(counts)
+
+
+def _originals(project: Project) -> QuerySet[Prompt]:
+    """The active prompts synthesis starts from: not rewrites (no rewrites of rewrites)."""
+    return Prompt.objects.filter(project=project, status=PromptStatus.ACTIVE).exclude(
+        meta__has_key="origin"
+    )
+
+
+def _undrafted(project: Project) -> QuerySet[Prompt]:
+    has_draft = Completion.objects.filter(prompt=OuterRef("pk"), meta__draft=True)
+    return _originals(project).filter(~Exists(has_draft))
+
+
+def _drafts(
+    run: PipelineRun,
+    client: LLMClient,
+    prompts: list[ParsedPrompt],
+    counts: Counter[str],
+    meter: ProgressMeter,
+) -> None:
+    """A strong model's draft answer for each prompt (the demonstration labelers edit)."""
+    counts["drafts"] = counts["draft_failures"] = 0
+    if not prompts:
+        run.warnings = [
+            *run.warnings,
+            {"code": "nothing_to_draft", "message": WARNING_NOTHING_TO_DRAFT},
+        ]
+        return
+    result = answers_draft(client, prompts, pricing=_pricing(run), on_item=meter.advance)
+    _use_usage(run, result.usage)
+    by_hash = _prompt_ids(prompts)
+    pending = [
+        {
+            "prompt": by_hash[digest],
+            "text": answer.text,
+            "model_name": answer.model,
+            "params": dict(answer.params),
+            "meta": {"draft": True},
+        }
+        for digest, answers in result.answers.items()
+        for answer in answers
+        if isinstance(answer, ParsedCompletion) and answer.text.strip()
+    ]
+    if pending:
+        completion_bulk_create(project=run.project, completions=pending)
+    counts["drafts"] = len(pending)
+    counts["draft_failures"] = len(result.failures)
+    run.failures += _failures(result.failures, by_hash, step="draft")
+
+
+def _prompt_ids(prompts: list[ParsedPrompt]) -> dict[str, int]:
+    return {p.content_hash: p.meta["prompt_id"] for p in prompts}
+
+
+def _failures(
+    failures: list[Failure], prompt_ids: Mapping[str, int], *, step: str
+) -> list[dict[str, Any]]:
+    """Failures as the run keeps them: the key (a prompt's content hash, with "#j" for its j-th
+    answer; a prompt's id for the tagger; "call N" for self-instruct), the id of the prompt it
+    was about (None for a self-instruct call), the step that failed and why."""
+    return [
+        {
+            "key": f.key,
+            "prompt": prompt_ids.get(f.key.split("#")[0]),
+            "step": step,
+            "reason": f.reason,
+        }
+        for f in failures
+    ]
 
 
 def _store_variants(project, variants: list[ParsedPrompt]) -> int:
@@ -266,7 +312,7 @@ def _candidates(
         completion_bulk_create(project=run.project, completions=pending)
     counts["candidates"] = len(pending)
     counts["candidate_failures"] = len(result.failures)
-    run.failures += [{"key": f.key, "reason": f.reason} for f in result.failures]
+    run.failures += _failures(result.failures, by_hash, step="candidate")
 
 
 def _self_instruct(
@@ -298,7 +344,7 @@ def _self_instruct(
         _use_usage(run, result.usage)
         payloads += [prompt_payload(p) for p in result.prompts]
         counts["self_instruct_dropped"] += len(result.dropped)
-        run.failures += [{"key": f.key, "reason": f.reason} for f in result.failures]
+        run.failures += _failures(result.failures, {}, step="self_instruct")  # calls
     if payloads:
         before = Prompt.objects.filter(project=project).count()
         prompt_bulk_create(project=project, prompts=payloads)

@@ -155,8 +155,9 @@ def prompts_synthesize(
 ) -> PipelineRun:
     """Over up to `limit` active prompts: heuristic rewrites (new prompts linked to their
     origin); with an LLM model, an LLM rewrite of each prompt following `llm_rewrite` (an
-    instruction, e.g. "make it harder"), a drafted answer for prompts that have none, K `candidates`
-    (from `candidate_models` in turn, or the LLM model) for prompts with fewer, and
+    instruction, e.g. "make it harder"), a drafted answer for up to `limit` prompts that have
+    no draft yet (an answer from a log or a file is not one; a rerun drafts the next ones),
+    K `candidates` (from `candidate_models` in turn, or the LLM model) for prompts with fewer, and
     `self_instruct` new prompts per task type seeded from the project's prompts of that type."""
     kinds = list(rewrites)
     for kind in kinds:
