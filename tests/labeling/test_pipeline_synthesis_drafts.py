@@ -1,6 +1,6 @@
 """Drafts go to prompts with no draft yet (a log's or a file's answer is not one), those first,
 so a rerun moves on and says when none is left; a demonstration task edits the draft. Failed
-drafts, candidates and LLM rewrites name their prompt by id on the run, the page, the API and
+drafts, candidates, LLM rewrites and tags name their prompt by id on the run, the page, the API and
 the command."""
 
 from io import StringIO
@@ -16,6 +16,7 @@ from labeling.services.pipeline import (
     WARNING_NOTHING_TO_DRAFT,
     pipeline_run_execute,
     prompts_synthesize,
+    prompts_tag,
     tasks_create_from_prompts,
 )
 from labeling.services.prompts import prompt_bulk_create
@@ -172,3 +173,26 @@ def test_the_command_prints_the_failed_prompts_id(project, llm_server):
     digest = prompts[2].content_hash
     assert f"failed: draft prompt #{prompts[2].pk} ({digest}#0): " in err.getvalue()
     assert "the model refused this one" in err.getvalue()
+
+
+def test_a_failed_tag_names_its_prompt(project, llm_server):
+    prompts = seed_with_log_answers(project)
+
+    def tag(request):
+        text = request["messages"][-1]["content"]
+        return Reply('{"task_type": "astrology"}' if "snake" in text else '{"task_type": "qa"}')
+
+    llm_server.respond_with(tag)
+    run = pipeline_run_execute(
+        run=prompts_tag(
+            project=project,
+            llm_model="tagger",
+            llm_base_url=llm_server.base_url,
+            retag=True,
+            enqueue=False,
+        )
+    )
+    assert run.status == PipelineStatus.SUCCEEDED, run.error
+    (failure,) = run.failures
+    assert (failure["prompt"], failure["step"]) == (prompts[2].pk, "tag")
+    assert failure["key"] == str(prompts[2].pk) and "astrology" in failure["reason"]
