@@ -652,16 +652,24 @@ def test_plain_prompts_have_no_structure(client, project, labeler):
 # -- the demo ----------------------------------------------------------------------------------
 
 
-def test_demo_adds_one_task_of_each_structured_kind_once(project, owner):
+def test_demo_runs_each_structured_kind_once_and_gives_the_labeler_one_task_of_each(project, owner):
     out = StringIO()
     load_structured_demo(project=project, users={"researcher": owner}, stdout=out)
     load_structured_demo(project=project, users={"researcher": owner}, stdout=out)
+    runs = PipelineRun.objects.filter(project=project, stage="structured")
+    assert sorted(r.params["kind"] for r in runs) == sorted(KINDS)
+    assert {r.status for r in runs} == {"succeeded"} and {r.created_by for r in runs} == {owner}
     prompts = Prompt.objects.filter(project=project)
-    assert sorted(p.meta["structure"]["kind"] for p in prompts) == sorted(KINDS)
-    assert sorted(p.task_type for p in prompts) == sorted(KINDS)
-    assert Task.objects.filter(project=project, kind="demonstration").count() == 3
+    assert {p.meta["pipeline_run"] for p in prompts} == {r.pk for r in runs}
+    assert all(p.meta["structure"]["kind"] == p.task_type for p in prompts)
+    # The labeler's tasks: the data file's item of each kind, as the scripted model gave it back.
+    tasks = Task.objects.filter(project=project, kind="demonstration")
+    assert sorted(t.prompt.task_type for t in tasks) == sorted(KINDS)
+    assert {t.prompt.content_hash for t in tasks} == {
+        p.content_hash for p in structured_demo_prompts()
+    }
     assert (
         "3 demonstration task(s)" in out.getvalue() and "0 demonstration task(s)" in out.getvalue()
     )
-    rag = prompts.get(task_type="rag")
+    rag = tasks.get(prompt__task_type="rag").prompt
     assert rag.meta["structure"]["cited"] == ["d1", "d3"] and "[d1]" in rag.meta["reference"]

@@ -19,8 +19,11 @@ DEMO_USERS = [
 # is idempotent and goes through the services, like a person would.
 DEMO_LOADERS = [
     "labeling.demo.load_demo",  # prompts, answers, tasks of every kind
-    "labeling.pipeline.demo.load_demo",  # a log file imported, filtered, tagged, rewritten
-    "labeling.pipeline.demo_structured.load_demo",  # long-context, function-calling, RAG tasks
+    # Logs, MT-Bench and HH-RLHF imported and filtered; LLM tagging, drafts, candidates,
+    # rewrites and self-instruct from a scripted demo model (labeling/pipeline/demo_llm.py).
+    "labeling.pipeline.demo.load_demo",
+    "labeling.pipeline.demo_structured.load_demo",  # long-context, function-calling, RAG runs
+    "labeling.pipeline.demo_tasks.load_demo",  # pairwise and demonstration tasks from prompts
     "labeling.exports.demo.load_demo",  # SFT and preference snapshots from the annotations
     "training.demo.load_demo",  # a tiny model and a finished tiny SFT LoRA job
     "training.rlhf_demo.load_demo",  # reward, DPO, PPO, GRPO, RLOO; a generate job back to labelers
