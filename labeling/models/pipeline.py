@@ -43,6 +43,17 @@ COUNT_ORDER = (
 )  # fmt: skip
 
 
+# Labels that the plain "Name with spaces" rule gets wrong.
+COUNT_LABELS = {
+    "llm": "LLM tagged",
+    "llm_failures": "LLM failures",
+    "llm_rewrites": "LLM rewrites",
+    "llm_rewrite_failures": "LLM rewrite failures",
+    "self_instruct": "Self-instruct",
+    "self_instruct_dropped": "Self-instruct dropped",
+}
+
+
 class PipelineRun(models.Model):
     project = models.ForeignKey(
         "labeling.Project", on_delete=models.CASCADE, related_name="pipeline_runs"
@@ -123,7 +134,7 @@ class PipelineRun(models.Model):
     def figures(self) -> list[tuple[str, object]]:
         """The counts as (label, value) for the run page; nested ones are shown apart."""
         return [
-            (name.replace("_", " ").capitalize(), value)
+            (COUNT_LABELS.get(name) or name.replace("_", " ").capitalize(), value)
             for name, value in self.ordered_counts
             if not isinstance(value, dict)
         ]
