@@ -14,6 +14,7 @@ from labeling.models import Prompt
 from labeling.services.pipeline import import_run_start, pipeline_run_execute, prompts_synthesize
 from labeling.services.prompts import prompt_bulk_create
 from tests.conftest import login
+from tests.e2e.shots import shoot
 
 pytestmark = pytest.mark.e2e
 
@@ -32,18 +33,6 @@ ROWS = [
     hh("What is a good first houseplant for a dark flat?", "A snake plant.", "A cactus."),
     hh(QUESTION, "Pinch off the flowers so it keeps making leaves.", "Just ignore it."),
 ]
-
-
-def shoot(page, screenshot_dir, name):
-    page.evaluate("window.scrollTo(0, 0)")
-    for scheme in ("light", "dark"):
-        page.emulate_media(color_scheme=scheme)
-        page.set_viewport_size({"width": 1280, "height": 800})
-        page.screenshot(path=str(screenshot_dir / f"{name}-{scheme}-1280.png"), full_page=True)
-        page.set_viewport_size({"width": 390, "height": 844})
-        page.screenshot(path=str(screenshot_dir / f"{name}-{scheme}-390.png"), full_page=True)
-    page.emulate_media(color_scheme="light")
-    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def figures(page):

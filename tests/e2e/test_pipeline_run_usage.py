@@ -16,6 +16,7 @@ from labeling.services.pipeline import pipeline_run_execute
 from labeling.services.pipeline import runs as pipeline_runs
 from labeling.services.prompts import prompt_bulk_create
 from tests.conftest import login
+from tests.e2e.shots import shoot
 
 pytestmark = pytest.mark.e2e
 
@@ -28,18 +29,6 @@ QUESTIONS = [
     "How does a bicycle stay upright when moving?",
 ]
 ANSWER = "It moves heat out of the box: a refrigerant evaporates inside and condenses outside."
-
-
-def shoot(page, screenshot_dir, name):
-    page.evaluate("window.scrollTo(0, 0)")  # a sticky top bar would land mid-page
-    for scheme in ("light", "dark"):
-        page.emulate_media(color_scheme=scheme)
-        page.set_viewport_size({"width": 1280, "height": 800})
-        page.screenshot(path=str(screenshot_dir / f"{name}-{scheme}-1280.png"), full_page=True)
-        page.set_viewport_size({"width": 390, "height": 844})
-        page.screenshot(path=str(screenshot_dir / f"{name}-{scheme}-390.png"), full_page=True)
-    page.emulate_media(color_scheme="light")
-    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def execute_in_background(run):

@@ -16,20 +16,9 @@ from labeling.pipeline.demo_structured import load_demo as load_structured_demo
 from labeling.services import annotation_submit, assignment_claim
 from labeling.services.pipeline import pipeline_run_execute
 from tests.conftest import login
+from tests.e2e.shots import shoot
 
 pytestmark = pytest.mark.e2e
-
-
-def shoot(page, screenshot_dir, name):
-    page.evaluate("window.scrollTo(0, 0)")
-    for scheme in ("light", "dark"):
-        page.emulate_media(color_scheme=scheme)
-        page.set_viewport_size({"width": 1280, "height": 800})
-        page.screenshot(path=str(screenshot_dir / f"{name}-{scheme}-1280.png"), full_page=True)
-        page.set_viewport_size({"width": 390, "height": 844})
-        page.screenshot(path=str(screenshot_dir / f"{name}-{scheme}-390.png"), full_page=True)
-    page.emulate_media(color_scheme="light")
-    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def check_long_context(page):
