@@ -48,6 +48,17 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _rank(rank: dict | None) -> dict | None:
+    """The rank correlation of the two groups' leaderboards, for the page."""
+    if not rank:
+        return None
+    return {
+        "n": rank["n_models"],
+        "kendall": _num(rank["kendall_tau_b"]),
+        "spearman": _num(rank["spearman"]),
+    }
+
+
 def _bar(block: dict) -> dict:
     """Percent positions of a value and its interval on a 0-100 track."""
     value = block.get("agreement")
@@ -192,16 +203,7 @@ def present(result: dict, *, item_url: Callable[[dict], str]) -> dict[str, Any]:
             {"group": group, "rows": [{**r, "win_rate": _pct(r["win_rate"])} for r in board]}
             for group, board in (result.get("leaderboards") or {}).items()
         ]
-        rank = result.get("rank_correlation")
-        out["rank"] = (
-            {
-                "n": rank["n_models"],
-                "kendall": _num(rank["kendall_tau_b"]),
-                "spearman": _num(rank["spearman"]),
-            }
-            if rank
-            else None
-        )
+        out["rank"] = _rank(result.get("rank_correlation"))
     if scores:
         out["scores"] = present_scores(scores, item_url=item_url)
     return out
@@ -369,16 +371,7 @@ def present_scores(report: dict, *, item_url: Callable[[dict], str]) -> dict[str
         {"group": group, "rows": [{**r, "mean_score": _num(r["mean_score"])} for r in board]}
         for group, board in (report.get("leaderboards") or {}).items()
     ]
-    rank = report.get("rank_correlation")
-    out["rank"] = (
-        {
-            "n": rank["n_models"],
-            "kendall": _num(rank["kendall_tau_b"]),
-            "spearman": _num(rank["spearman"]),
-        }
-        if rank
-        else None
-    )
+    out["rank"] = _rank(report.get("rank_correlation"))
     rows = report.get("disagreements") or []
     out["disagreement_count"] = report.get("disagreement_count", len(rows))
     out["disagreement_threshold"] = _score(report.get("disagreement_threshold"))
