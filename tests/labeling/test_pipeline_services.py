@@ -500,3 +500,41 @@ def test_self_instruct_adds_prompts_of_each_type_and_drops_near_copies(project, 
     new = Prompt.objects.get(source="synthesis:self_instruct")
     assert new.task_type == "qa"
     assert new.messages[-1]["content"] == "Why is the sky blue during the day?"
+
+
+@pytest.mark.parametrize(("limit", "measure"), [(100, "rouge_l"), (0, "minhash")])
+def test_self_instruct_checks_a_large_pool_with_minhash(
+    project, llm_server, monkeypatch, limit, measure
+):
+    """ROUGE-L is O(pool) per candidate; past the limit the stage asks for MinHash LSH, and a
+    copy of a pool prompt is still dropped."""
+    from labeling.pipeline import synthesis
+    from labeling.services.pipeline import stage_llm
+
+    seen = []
+    real = synthesis.self_instruct
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["similarity"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stage_llm, "self_instruct", spy)
+    monkeypatch.setattr(stage_llm, "ROUGE_POOL_LIMIT", limit)
+    text = "Who discovered penicillin and when did it become a medicine for infections?"
+    prompt_bulk_create(
+        project=project,
+        prompts=[{"messages": [{"role": "user", "content": text}], "task_type": "qa"}],
+    )
+    llm_server.script(json.dumps({"prompts": [text, "Why is the sky blue during the day?"]}))
+    run = pipeline_run_execute(
+        run=prompts_synthesize(
+            project=project,
+            self_instruct=1,
+            llm_model="scripted",
+            llm_base_url=llm_server.base_url,
+            enqueue=False,
+        )
+    )
+    assert run.status == PipelineStatus.SUCCEEDED, run.error
+    assert seen == [measure]
+    assert (run.counts["self_instruct"], run.counts["self_instruct_dropped"]) == (1, 1)

@@ -26,6 +26,8 @@ from labeling.pipeline.records import (
     prompt_payload,
 )
 from labeling.pipeline.synthesis import (
+    MINHASH,
+    ROUGE_L,
     Generator,
     answers_candidates,
     answers_draft,
@@ -50,6 +52,8 @@ from .runs import (
     _use_usage,
     _user_text,
 )
+
+ROUGE_POOL_LIMIT = 5000  # self-instruct: pools larger than this are checked with MinHash
 
 
 def _rules_only(prompt: Prompt) -> bool:
@@ -338,6 +342,9 @@ def _self_instruct(
             task_type=task_type,
             count=run.params["self_instruct"],
             pool=pool,
+            # ROUGE-L against every pool prompt is exact but O(pool) per candidate (~0.2 ms a
+            # pair: 20 s a candidate at 100k prompts); MinHash LSH past ROUGE_POOL_LIMIT.
+            similarity=ROUGE_L if len(pool) <= ROUGE_POOL_LIMIT else MINHASH,
             pricing=_pricing(run),
         )
         meter.advance()
