@@ -77,3 +77,11 @@ def test_plain_text_for_one_group_against_itself_and_one_turn():
     assert not any("rank correlation" in line for line in lines)
     assert "  leaderboard expert (win rate, ties half): m1 56.2%, m2 43.8%" in lines
     assert "  2 disagreements (--json lists them)" in lines
+
+
+def test_without_groups_the_command_opens_on_the_pages_default_pair():
+    """--a and --b default like the report page and the API: the judge group against people."""
+    assert _text()[0] == "gpt4_pair vs expert, all turns"
+    out = io.StringIO()
+    call_command("agreement_report", "--name", "small", "--b", "gpt4_pair", stdout=out)
+    assert out.getvalue().splitlines()[0] == "gpt4_pair vs gpt4_pair, all turns"

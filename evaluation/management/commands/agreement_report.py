@@ -6,7 +6,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from evaluation.agreement import STATISTICS
 from evaluation.models import EvalRun, JudgmentSet
-from evaluation.reports import DEFAULT_RESAMPLES, agreement_report_build
+from evaluation.reports import (
+    DEFAULT_RESAMPLES,
+    agreement_choices,
+    agreement_default_groups,
+    agreement_report_build,
+)
 from flywheel.errors import DomainError
 
 
@@ -69,8 +74,17 @@ class Command(BaseCommand):
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("--name", help="An imported judgment set.")
         source.add_argument("--run", type=int, help="An eval run id.")
-        parser.add_argument("--a", required=True, dest="group_a")
-        parser.add_argument("--b", required=True, dest="group_b")
+        parser.add_argument(
+            "--a",
+            dest="group_a",
+            help="A rater group (default: the LLM judge group, as the report page opens on).",
+        )
+        parser.add_argument(
+            "--b",
+            dest="group_b",
+            help="Another group, or the same one for rater against "
+            "rater (default: the people's group).",
+        )
         parser.add_argument("--turn", type=int, default=None)
         parser.add_argument("--category", default=None)
         parser.add_argument(
@@ -91,6 +105,9 @@ class Command(BaseCommand):
             source["run"] = EvalRun.objects.filter(pk=run).first()
             if source["run"] is None:
                 raise CommandError(f"No eval run {run}.")
+        if not group_a or not group_b:
+            default_a, default_b = agreement_default_groups(agreement_choices(**source).groups)
+            group_a, group_b = group_a or default_a, group_b or default_b
         try:
             report = agreement_report_build(
                 **source,
