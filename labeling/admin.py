@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.contrib import admin, messages
 
@@ -25,9 +27,20 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+ERROR_LANGUAGES = 'Languages are a list of ISO 639-1 codes, like ["en", "de"], or [] for any.'
+
+
 class ProjectAdminForm(forms.ModelForm):
     """The rubric is checked by the same rule as the API's (labeling.services.rubric) and
     stored in its normal form. ModelAdmin supplies the model and fields."""
+
+    def clean_languages(self):
+        languages = self.cleaned_data.get("languages") or []
+        if not isinstance(languages, list) or not all(
+            isinstance(code, str) and re.fullmatch(r"[a-z]{2,3}", code) for code in languages
+        ):
+            raise forms.ValidationError(ERROR_LANGUAGES)
+        return languages
 
     def clean(self):
         data = super().clean()

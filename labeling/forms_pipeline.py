@@ -135,7 +135,7 @@ class TagForm(PricesForm):
         label="LLM model",
         help_text=(
             "Also tag with this model, held to the project's labels; it re-tags the prompts "
-            "the rules tagged. Empty: rules only."
+            "the rules tagged. Empty: the project's LLM if it has one, else rules only."
         ),
     )
     retag = forms.BooleanField(
@@ -165,7 +165,9 @@ class SynthesizeForm(PricesForm):
         help_text="Rule-based rewrites; each is a new prompt linked to its origin.",
     )
     llm_model = forms.CharField(
-        required=False, label="LLM model", help_text="The model for the LLM steps below."
+        required=False,
+        label="LLM model",
+        help_text="The model for the LLM steps below; empty: the project's LLM, if it has one.",
     )
     llm_rewrite = forms.CharField(
         required=False,
@@ -250,7 +252,11 @@ class StructuredForm(forms.Form):
         ],
         help_text="What to make; the input below is read according to it.",
     )
-    llm_model = forms.CharField(label="LLM model", help_text="The model that writes the items.")
+    llm_model = forms.CharField(
+        required=False,
+        label="LLM model",
+        help_text="The model that writes the items; empty: the project's LLM.",
+    )
     price_prompt_per_mtok = forms.FloatField(
         required=False,
         min_value=0,

@@ -136,7 +136,9 @@ class StructuredSerializer(serializers.Serializer):
     passages) and answers 400 with what to fix."""
 
     kind = serializers.ChoiceField(choices=list(STRUCTURED_KINDS))
-    llm_model = serializers.CharField()
+    llm_model = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Empty: the project's LLM."
+    )
     llm_base_url = serializers.URLField(required=False, allow_blank=True, default="")
     price_prompt_per_mtok = serializers.FloatField(default=0.0, min_value=0)
     price_completion_per_mtok = serializers.FloatField(default=0.0, min_value=0)

@@ -57,6 +57,11 @@ class ProjectSerializer(serializers.ModelSerializer):
             "rubric_scale_min",
             "rubric_scale_max",
             "answer_rating_max",
+            "languages",
+            "llm_model",
+            "llm_base_url",
+            "llm_price_prompt_per_mtok",
+            "llm_price_completion_per_mtok",
             "role",
         ]
 

@@ -53,6 +53,28 @@ class Project(models.Model):
     answer_rating_max = models.PositiveSmallIntegerField(
         default=0, help_text="Per-answer ratings from 1 to this on ranking tasks; 0 = not asked."
     )
+    languages = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='ISO 639-1 codes the prompts must be in, e.g. ["en", "de"]: the pipeline\'s '
+        "language filter uses them when a run names none. Empty: any language.",
+    )
+    llm_model = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The LLM of the pipeline's LLM steps (tagging, rewrites, drafts, candidates, "
+        "self-instruct, structured synthesis) when a run names none. Empty: rules only.",
+    )
+    llm_base_url = models.URLField(
+        blank=True,
+        help_text="Its OpenAI-compatible server. Empty: the server in the settings.",
+    )
+    llm_price_prompt_per_mtok = models.FloatField(
+        default=0.0, help_text="Its price, US dollars per million input tokens (for the cost)."
+    )
+    llm_price_completion_per_mtok = models.FloatField(
+        default=0.0, help_text="Its price, US dollars per million output tokens."
+    )
     show_quality_to_labelers = models.BooleanField(
         default=True,
         help_text="Labelers see their own gold accuracy and agreement with other labelers "

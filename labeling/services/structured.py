@@ -103,13 +103,19 @@ def prompts_synthesize_structured(
     """
     if kind not in STRUCTURED_KINDS:
         raise PipelineRunError(ERROR_KIND.format(kind=kind, kinds=", ".join(STRUCTURED_KINDS)))
-    if not llm_model:
+    if not (llm_model or project.llm_model):
         raise PipelineRunError(ERROR_LLM_MODEL)
     if project.task_types and kind not in project.task_types:
         raise PipelineRunError(
             ERROR_TASK_TYPE.format(types=", ".join(project.task_types), kind=kind)
         )
-    llm = _llm_options(llm_model, llm_base_url, price_prompt_per_mtok, price_completion_per_mtok)
+    llm = _llm_options(
+        llm_model,
+        llm_base_url,
+        price_prompt_per_mtok,
+        price_completion_per_mtok,
+        project=project,
+    )
     params: dict[str, Any] = {"kind": kind, **llm}
     try:
         if kind == LONG_CONTEXT:

@@ -32,7 +32,9 @@ class Command(BaseCommand):
             "them; function_calling: a JSON file of OpenAI tools; rag: a JSONL of "
             "{id, text, title} passages (or paragraphs separated by blank lines).",
         )
-        parser.add_argument("--model", required=True, help="The LLM model that writes items.")
+        parser.add_argument(
+            "--model", default="", help="The LLM model that writes items (default: the project's)."
+        )
         parser.add_argument("--base-url", default="", help="The OpenAI-compatible server.")
         parser.add_argument(
             "--questions-per-document", type=int, default=2, help="long_context (default 2)."

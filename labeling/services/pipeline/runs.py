@@ -44,7 +44,9 @@ ERROR_TASK_KIND = "Task kind must be one of: {kinds}."
 ERROR_LIMIT = "The number of tasks must be between 1 and 100000."
 ERROR_GOLD_SHARE = "The gold share is a fraction from 0 to 1 (0.1 makes one task in ten gold)."
 ERROR_THRESHOLD = "The near-duplicate threshold must be between 0.1 and 1."
-ERROR_LLM_MODEL = "Name the LLM model to use (or leave the LLM out)."
+ERROR_LLM_MODEL = (
+    "Name the LLM model to use, or give the project one in its settings (or leave the LLM out)."
+)
 ERROR_PRICE = "Prices are US dollars per million tokens: a number, 0 or more."
 ERROR_LENGTH_BOUND = (
     "{name} must be a whole number, 0 or more for a minimum and 1 or more for a maximum."
@@ -126,9 +128,14 @@ def _run_create(
     return run
 
 
-def _filter_options(options: Mapping[str, Any]) -> dict[str, Any]:
+def _filter_options(
+    options: Mapping[str, Any], *, project: Project | None = None
+) -> dict[str, Any]:
     """The filter chain's options, checked: length bounds (characters and tokens), blocklist,
-    languages, near-duplicate threshold. What is left out keeps the chain's default."""
+    languages, near-duplicate threshold. What is left out keeps the chain's default; the
+    languages default to the project's."""
+    if project is not None and project.languages and not options.get("languages"):
+        options = {**options, "languages": list(project.languages)}
     clean: dict[str, Any] = {}
     for key in LENGTH_OPTIONS:
         if options.get(key) not in (None, ""):
@@ -162,10 +169,20 @@ def _filter_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _llm_options(
-    model: str, base_url: str, price_prompt: Any = 0.0, price_completion: Any = 0.0
+    model: str,
+    base_url: str,
+    price_prompt: Any = 0.0,
+    price_completion: Any = 0.0,
+    *,
+    project: Project | None = None,
 ) -> dict[str, Any]:
     """The run's LLM: model, server and prices (US dollars per million tokens, as providers
-    quote them; 0 when the server is free or the price is unknown, and then so is the cost)."""
+    quote them; 0 when the server is free or the price is unknown, and then so is the cost).
+    A run that names no model gets the project's LLM, with its server and prices."""
+    if not model and project is not None and project.llm_model:
+        model, base_url = project.llm_model, base_url or project.llm_base_url
+        price_prompt = price_prompt or project.llm_price_prompt_per_mtok
+        price_completion = price_completion or project.llm_price_completion_per_mtok
     prices = []
     for price in (price_prompt, price_completion):
         try:

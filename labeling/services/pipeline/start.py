@@ -60,7 +60,7 @@ def import_run_start(
     (the same as the filter stage's)."""
     if format and format not in FORMATS:
         raise PipelineRunError(ERROR_FORMAT.format(format=format, formats=", ".join(FORMATS)))
-    filter_options = _filter_options(filters or {})
+    filter_options = _filter_options(filters or {}, project=project)
     if upload is not None:
         name = Path(filename or getattr(upload, "name", "") or "upload.jsonl").name
         folder = Path(settings.FLYWHEEL_ARTIFACT_DIR) / "imports" / uuid.uuid4().hex
@@ -105,7 +105,7 @@ def prompts_filter(
     return _run_create(
         project=project,
         stage=PipelineStage.FILTER,
-        params={"filters": _filter_options(filters or {})},
+        params={"filters": _filter_options(filters or {}, project=project)},
         created_by=created_by,
         enqueue=enqueue,
     )
@@ -125,7 +125,13 @@ def prompts_tag(
     """Tag active prompts (untagged ones, or all with `retag`) with the rules and, when an LLM
     model is named, with the LLM held to the project's labels; disagreements are listed.
     The prices (US dollars per million input / output tokens) make the run's cost."""
-    llm = _llm_options(llm_model, llm_base_url, price_prompt_per_mtok, price_completion_per_mtok)
+    llm = _llm_options(
+        llm_model,
+        llm_base_url,
+        price_prompt_per_mtok,
+        price_completion_per_mtok,
+        project=project,
+    )
     params = {"retag": retag, **llm}
     return _run_create(
         project=project,
@@ -169,7 +175,9 @@ def prompts_synthesize(
     llm_rewrite = (llm_rewrite or "").strip()
     if len(llm_rewrite) > 2000:
         raise PipelineRunError(ERROR_REWRITE_INSTRUCTION)
-    if (llm_rewrite or drafts or candidates or self_instruct) and not llm_model:
+    if (llm_rewrite or drafts or candidates or self_instruct) and not (
+        llm_model or project.llm_model
+    ):
         raise PipelineRunError(ERROR_LLM_MODEL)
     if not 0 <= int(candidates) <= 20 or not 0 <= int(self_instruct) <= 10_000:
         raise PipelineRunError(ERROR_SYNTH_COUNTS)
@@ -177,7 +185,13 @@ def prompts_synthesize(
         raise PipelineRunError(ERROR_NOTHING_TO_SYNTHESIZE)
     if not 1 <= int(limit) <= 100_000:
         raise PipelineRunError(ERROR_LIMIT)
-    llm = _llm_options(llm_model, llm_base_url, price_prompt_per_mtok, price_completion_per_mtok)
+    llm = _llm_options(
+        llm_model,
+        llm_base_url,
+        price_prompt_per_mtok,
+        price_completion_per_mtok,
+        project=project,
+    )
     params = {
         "rewrites": kinds,
         "llm_rewrite": llm_rewrite,
