@@ -67,6 +67,12 @@ class PipelineRunAddForm(forms.ModelForm):
     candidates = forms.IntegerField(
         required=False, min_value=0, max_value=20, help_text="Synthesize: K answers per prompt."
     )
+    candidate_models = forms.CharField(
+        required=False, help_text="Synthesize: comma-separated models for the K slots."
+    )
+    candidate_temperatures = forms.CharField(
+        required=False, help_text="Synthesize: comma-separated temperatures (0-2)."
+    )
     self_instruct = forms.IntegerField(
         required=False, min_value=0, help_text="Synthesize: new prompts per task type."
     )
@@ -132,6 +138,8 @@ class PipelineRunAddForm(forms.ModelForm):
                     llm_rewrite=data.get("llm_rewrite") or "",
                     drafts=bool(data.get("drafts")),
                     candidates=data.get("candidates") or 0,
+                    candidate_models=(data.get("candidate_models") or "").split(","),
+                    candidate_temperatures=(data.get("candidate_temperatures") or "").split(","),
                     self_instruct=data.get("self_instruct") or 0,
                     limit=data.get("limit") or 100,
                     created_by=user,

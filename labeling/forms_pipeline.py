@@ -154,6 +154,7 @@ class SynthesizeForm(PricesForm):
         "drafts",
         "candidates",
         "candidate_models",
+        "candidate_temperatures",
         "self_instruct",
         "limit",
     ]
@@ -191,6 +192,12 @@ class SynthesizeForm(PricesForm):
         required=False,
         label="Candidate models",
         help_text="Comma-separated; they take the K slots in turn. Empty: the LLM model.",
+    )
+    candidate_temperatures = forms.CharField(
+        required=False,
+        label="Candidate temperatures",
+        help_text="Comma-separated sampling temperatures (0-2); each model answers at each. "
+        "Empty: 0.7.",
     )
     self_instruct = forms.IntegerField(
         required=False,

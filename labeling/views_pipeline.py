@@ -120,6 +120,7 @@ def pipeline_stage(request: HttpRequest, pk: int, stage: str) -> HttpResponse:
                     drafts=data["drafts"],
                     candidates=data["candidates"] or 0,
                     candidate_models=(data["candidate_models"] or "").split(","),
+                    candidate_temperatures=(data["candidate_temperatures"] or "").split(","),
                     self_instruct=data["self_instruct"] or 0,
                     llm_model=data["llm_model"],
                     limit=data["limit"],

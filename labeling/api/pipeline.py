@@ -127,6 +127,12 @@ class SynthesizeSerializer(TagSerializer):
     drafts = serializers.BooleanField(default=False)
     candidates = serializers.IntegerField(default=0, min_value=0, max_value=20)
     candidate_models = serializers.ListField(child=serializers.CharField(), required=False)
+    candidate_temperatures = serializers.ListField(
+        child=serializers.FloatField(min_value=0, max_value=2),
+        required=False,
+        max_length=20,
+        help_text="Sampling temperatures; each candidate model answers at each.",
+    )
     self_instruct = serializers.IntegerField(default=0, min_value=0, max_value=10_000)
     limit = serializers.IntegerField(default=100, min_value=1, max_value=100_000)
 

@@ -40,6 +40,8 @@ def test_admin_starts_candidates_and_tasks_with_their_options(admin_client_, pro
             "stage": "synthesize",
             "llm_model": "big-model",
             "candidates": 4,
+            "candidate_models": "alpha, beta",
+            "candidate_temperatures": "0.2, 1",
             "self_instruct": 3,
             "price_prompt_per_mtok": "0.5",
             "price_completion_per_mtok": "1.5",
@@ -49,6 +51,8 @@ def test_admin_starts_candidates_and_tasks_with_their_options(admin_client_, pro
     assert response.status_code == 302, response.content.decode()[:2000]
     run = PipelineRun.objects.get()
     assert (run.params["candidates"], run.params["self_instruct"]) == (4, 3)
+    assert run.params["candidate_models"] == ["alpha", "beta"]
+    assert run.params["candidate_temperatures"] == [0.2, 1.0]
     assert run.params["llm"]["price_completion_per_mtok"] == 1.5
     response = client.post(
         "/admin/labeling/pipelinerun/add/",

@@ -23,6 +23,7 @@ from labeling.services.pipeline import (
     ERROR_LENGTH_ORDER,
     ERROR_LLM_MODEL,
     ERROR_SYNTH_COUNTS,
+    ERROR_TEMPERATURES,
     PipelineRunError,
 )
 from labeling.services.pipeline import execute as pipeline_execute
@@ -233,4 +234,40 @@ def test_an_llm_rewrite_needs_a_model(project):
     with pytest.raises(CommandError) as exc:
         run_command("synthesize_prompts", "--project", project.slug, "--llm-rewrite", "shorter")
     assert str(exc.value) == ERROR_LLM_MODEL
+    assert not PipelineRun.objects.exists()
+
+
+def test_candidates_from_models_at_several_temperatures(project, llm_server):
+    """N models or sampling settings take the K slots in turn: each model at each temperature."""
+    (prompt,) = seed(project, ["Suggest a name for a hiking club."])
+    asked = []
+
+    def answer(request):
+        asked.append((request["model"], request["temperature"]))
+        return f"{request['model']} at {request['temperature']}: Trail Blazers"
+
+    llm_server.respond_with(answer)
+    run_command(
+        "synthesize_prompts", "--project", project.slug, "--candidates", 4,
+        "--candidate-model", "alpha", "--candidate-model", "beta",
+        "--candidate-temperature", 0.2, "--candidate-temperature", 1.0,
+        "--llm-model", "alpha", "--llm-base-url", llm_server.base_url,
+    )  # fmt: skip
+    run = PipelineRun.objects.get()
+    assert run.status == PipelineStatus.SUCCEEDED, run.error
+    assert run.params["candidate_temperatures"] == [0.2, 1.0]
+    assert sorted(asked) == [("alpha", 0.2), ("alpha", 1.0), ("beta", 0.2), ("beta", 1.0)]
+    made = {
+        (c.model_name, c.params["temperature"]) for c in Completion.objects.filter(prompt=prompt)
+    }
+    assert made == set(asked)
+
+
+def test_candidate_temperatures_are_checked(project):
+    with pytest.raises(CommandError) as exc:
+        run_command(
+            "synthesize_prompts", "--project", project.slug, "--candidates", 2,
+            "--candidate-temperature", 3, "--llm-model", "m",
+        )  # fmt: skip
+    assert str(exc.value) == ERROR_TEMPERATURES
     assert not PipelineRun.objects.exists()

@@ -50,6 +50,13 @@ class Command(PipelineCommand):
             help="A model that takes the K slots in turn (repeat it; default: --llm-model).",
         )
         parser.add_argument(
+            "--candidate-temperature",
+            action="append",
+            type=float,
+            default=[],
+            help="A sampling temperature (repeat it); each candidate model answers at each.",
+        )
+        parser.add_argument(
             "--self-instruct", type=int, default=0, help="New prompts per task type (0-10000)."
         )
         parser.add_argument("--limit", type=int, default=100, help="Prompts to work on.")
@@ -63,6 +70,7 @@ class Command(PipelineCommand):
             drafts=options["drafts"],
             candidates=options["candidates"],
             candidate_models=options["candidate_model"],
+            candidate_temperatures=options["candidate_temperature"],
             self_instruct=options["self_instruct"],
             limit=options["limit"],
             enqueue=False,

@@ -38,6 +38,7 @@ ERROR_NOTHING_TO_SYNTHESIZE = (
     "Choose rewrites, or an LLM rewrite, drafts, candidates or self-instruct prompts with an "
     "LLM model."
 )
+ERROR_TEMPERATURES = "Candidate temperatures are up to 20 numbers from 0 to 2, like 0.2, 1.0."
 ERROR_REWRITE_INSTRUCTION = "The LLM rewrite instruction is at most 2000 characters."
 ERROR_SYNTH_COUNTS = "Candidates go from 0 to 20 per prompt; self-instruct from 0 to 10000."
 ERROR_TASK_KIND = "Task kind must be one of: {kinds}."

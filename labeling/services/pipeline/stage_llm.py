@@ -286,8 +286,14 @@ def _candidates(
     )
     needing = [p for p in parsed if have.get(p.meta["prompt_id"], 0) < k]
     meter.advance((len(parsed) - len(needing)) * k)
+    # N models or sampling settings take the K slots in turn: each model at each temperature.
     models = run.params.get("candidate_models") or [None]
-    generators = [Generator(model=m) for m in models]
+    temperatures = run.params.get("candidate_temperatures") or [None]
+    generators = [
+        Generator(model=m) if t is None else Generator(model=m, temperature=t)
+        for m in models
+        for t in temperatures
+    ]
     result = answers_candidates(
         client,
         needing,

@@ -34,6 +34,7 @@ from .runs import (
     ERROR_REWRITE_KIND,
     ERROR_SYNTH_COUNTS,
     ERROR_TASK_KIND,
+    ERROR_TEMPERATURES,
     PipelineRunError,
     _filter_options,
     _llm_options,
@@ -150,6 +151,7 @@ def prompts_synthesize(
     drafts: bool = False,
     candidates: int = 0,
     candidate_models: Iterable[str] = (),
+    candidate_temperatures: Iterable[float] = (),
     self_instruct: int = 0,
     limit: int = 100,
     llm_model: str = "",
@@ -163,7 +165,8 @@ def prompts_synthesize(
     origin); with an LLM model, an LLM rewrite of each prompt following `llm_rewrite` (an
     instruction, e.g. "make it harder"), a drafted answer for up to `limit` prompts that have
     no draft yet (an answer from a log or a file is not one; a rerun drafts the next ones),
-    K `candidates` (from `candidate_models` in turn, or the LLM model) for prompts with fewer, and
+    K `candidates` (from `candidate_models` in turn, or the LLM model, each at every one of
+    `candidate_temperatures`: N models or sampling settings) for prompts with fewer, and
     `self_instruct` new prompts per task type seeded from the project's prompts of that type."""
     kinds = list(rewrites)
     for kind in kinds:
@@ -172,6 +175,12 @@ def prompts_synthesize(
                 ERROR_REWRITE_KIND.format(kind=kind, kinds=", ".join(HEURISTIC_REWRITES))
             )
     models = [m.strip() for m in candidate_models if m.strip()]
+    try:
+        temperatures = [float(t) for t in candidate_temperatures if str(t).strip() != ""]
+    except (TypeError, ValueError):
+        raise PipelineRunError(ERROR_TEMPERATURES) from None
+    if len(temperatures) > 20 or not all(0 <= t <= 2 for t in temperatures):
+        raise PipelineRunError(ERROR_TEMPERATURES)
     llm_rewrite = (llm_rewrite or "").strip()
     if len(llm_rewrite) > 2000:
         raise PipelineRunError(ERROR_REWRITE_INSTRUCTION)
@@ -198,6 +207,7 @@ def prompts_synthesize(
         "drafts": drafts,
         "candidates": int(candidates),
         "candidate_models": models,
+        "candidate_temperatures": temperatures,
         "self_instruct": int(self_instruct),
         "limit": int(limit),
         **llm,
