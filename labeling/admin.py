@@ -44,7 +44,13 @@ class ProjectAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        fields = ["rubric", "rubric_anchors", "rubric_scale_min", "rubric_scale_max"]
+        fields = [
+            "rubric",
+            "rubric_anchors",
+            "rubric_scale_min",
+            "rubric_scale_max",
+            "rubric_instructions",
+        ]
         if any(name in self.errors for name in fields):
             return data
         try:
@@ -53,11 +59,14 @@ class ProjectAdminForm(forms.ModelForm):
                 anchors=data.get("rubric_anchors"),
                 scale_min=data.get("rubric_scale_min"),
                 scale_max=data.get("rubric_scale_max"),
+                instructions=data.get("rubric_instructions"),
             )
         except RubricError as error:
-            field = {"anchors": "rubric_anchors", "scale": "rubric_scale_max"}.get(
-                error.part, "rubric"
-            )
+            field = {
+                "anchors": "rubric_anchors",
+                "scale": "rubric_scale_max",
+                "instructions": "rubric_instructions",
+            }.get(error.part, "rubric")
             raise forms.ValidationError({field: str(error)}) from None
         stored = rubric.as_json()
         data["rubric"], data["rubric_anchors"] = stored["criteria"], stored["anchors"]

@@ -35,6 +35,12 @@ RUBRIC_ANCHORS = {
     "5": "fully answers, no errors",
 }
 
+RUBRIC_INSTRUCTIONS = (
+    "Read the whole answer before you score. Score each criterion on its own: a rude but "
+    "correct answer is high on honesty and low on tone. Use the anchors; when an answer sits "
+    "between two, pick the lower."
+)
+
 PROMPTS: list[dict[str, Any]] = [
     {
         "task_type": "qa",
@@ -188,10 +194,19 @@ def load_demo(*, project: Project, users: dict[str, AbstractBaseUser], stdout: T
         return
     if not project.rubric:
         project.rubric, project.rubric_anchors = RUBRIC, RUBRIC_ANCHORS
+        project.rubric_instructions = RUBRIC_INSTRUCTIONS
     project.answer_rating_max = project.answer_rating_max or 7
     demo_types = [spec["task_type"] for spec in PROMPTS]
     project.task_types = list(dict.fromkeys([*(project.task_types or []), *demo_types]))
-    project.save(update_fields=["rubric", "rubric_anchors", "answer_rating_max", "task_types"])
+    project.save(
+        update_fields=[
+            "rubric",
+            "rubric_anchors",
+            "rubric_instructions",
+            "answer_rating_max",
+            "task_types",
+        ]
+    )
     prompts = prompt_bulk_create(project=project, prompts=_prompt_specs())
     answers = {
         prompt.pk: list(prompt.completions.order_by("id").values_list("id", flat=True))

@@ -50,7 +50,8 @@ def template_rubric(template, *, category: str) -> Rubric:
 def rubric_text(rubric: Rubric) -> str:
     """The rubric as the judge reads it: the scale, then each criterion with its description
     and the anchor of every point that has one (a criterion's own, else the shared one)."""
-    lines = [f"Scale: whole numbers from {rubric.scale_min} to {rubric.scale_max}."]
+    lines = [f"Instructions: {rubric.instructions}"] if rubric.instructions else []
+    lines.append(f"Scale: whole numbers from {rubric.scale_min} to {rubric.scale_max}.")
     for criterion in rubric.criteria:
         head = f"- {criterion.name}"
         if criterion.description:

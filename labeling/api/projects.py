@@ -310,6 +310,12 @@ class RubricSerializer(serializers.Serializer):
     )
     scale_min = serializers.IntegerField()
     scale_max = serializers.IntegerField()
+    instructions = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="How to use the rubric (markdown), shown to raters and given to the judge; "
+        "left out: kept as it is.",
+    )
 
 
 @extend_schema(
@@ -339,5 +345,6 @@ def project_rubric(request: Request, pk: int) -> Response:
             "anchors": project.rubric_anchors,
             "scale_min": project.rubric_scale_min,
             "scale_max": project.rubric_scale_max,
+            "instructions": project.rubric_instructions,
         }
     )

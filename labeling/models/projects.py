@@ -48,6 +48,11 @@ class Project(models.Model):
         help_text='A written anchor per scale point, shared by the criteria: {"1": "ignores '
         'the question", "3": "partly answers", "5": "fully answers, no errors"}.',
     )
+    rubric_instructions = models.TextField(
+        blank=True,
+        help_text="How to use the rubric (markdown), shown to raters above it and given to the "
+        "LLM judge with it.",
+    )
     rubric_scale_min = models.SmallIntegerField(default=1)
     rubric_scale_max = models.SmallIntegerField(default=5)
     answer_rating_max = models.PositiveSmallIntegerField(

@@ -55,6 +55,10 @@ ERROR_TASK_RUBRIC_SHAPE = (
 SHARED = "Scale anchors"
 
 
+MAX_INSTRUCTIONS = 5000
+ERROR_INSTRUCTIONS = "The rubric's instructions are text of at most {max} characters."
+
+
 class RubricError(DomainError):
     """`part` names what to fix: "criteria", "anchors" (the shared ones) or "scale"."""
 
@@ -76,6 +80,7 @@ class Rubric:
     scale_min: int
     scale_max: int
     anchors: dict[int, str] = field(default_factory=dict)
+    instructions: str = ""
 
     @property
     def names(self) -> list[str]:
@@ -102,6 +107,7 @@ class Rubric:
             ],
             "scale": [self.scale_min, self.scale_max],
             "anchors": {str(p): t for p, t in sorted(self.anchors.items())},
+            "instructions": self.instructions,
         }
 
 
@@ -189,7 +195,23 @@ def _criteria(value: Any, *, lo: int, hi: int, strict: bool) -> tuple[Criterion,
     return tuple(criteria)
 
 
-def _build(*, criteria: Any, anchors: Any, scale_min: Any, scale_max: Any, strict: bool):
+def _instructions(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or len(value) > MAX_INSTRUCTIONS:
+        raise RubricError(ERROR_INSTRUCTIONS.format(max=MAX_INSTRUCTIONS), part="instructions")
+    return value.strip()
+
+
+def _build(
+    *,
+    criteria: Any,
+    anchors: Any,
+    scale_min: Any,
+    scale_max: Any,
+    strict: bool,
+    instructions: Any = "",
+):
     lo, hi = _point(scale_min), _point(scale_max)
     # Stored scales wider than MAX_POINTS (made before the limit) still read.
     if lo is None or hi is None or hi <= lo or (strict and hi - lo + 1 > MAX_POINTS):
@@ -201,13 +223,21 @@ def _build(*, criteria: Any, anchors: Any, scale_min: Any, scale_max: Any, stric
         scale_min=lo,
         scale_max=hi,
         anchors=_anchors(anchors, where=SHARED, lo=lo, hi=hi, strict=strict),
+        instructions=_instructions(instructions),
     )
 
 
-def rubric_clean(*, criteria: Any, anchors: Any, scale_min: Any, scale_max: Any) -> Rubric:
+def rubric_clean(
+    *, criteria: Any, anchors: Any, scale_min: Any, scale_max: Any, instructions: Any = ""
+) -> Rubric:
     """Check a rubric as people write it; raise RubricError saying what to fix."""
     return _build(
-        criteria=criteria, anchors=anchors, scale_min=scale_min, scale_max=scale_max, strict=True
+        criteria=criteria,
+        anchors=anchors,
+        scale_min=scale_min,
+        scale_max=scale_max,
+        strict=True,
+        instructions=instructions,
     )
 
 
@@ -223,6 +253,7 @@ def rubric_clean_task(value: Any) -> dict[str, Any]:
         anchors=value.get("anchors"),
         scale_min=scale[0],
         scale_max=scale[1],
+        instructions=value.get("instructions"),
     )
     return rubric.as_json()
 
@@ -235,6 +266,7 @@ def _with_default(rubric: Rubric) -> Rubric:
         scale_min=rubric.scale_min,
         scale_max=rubric.scale_max,
         anchors=rubric.anchors,
+        instructions=rubric.instructions,
     )
 
 
@@ -247,6 +279,7 @@ def rubric_of_project(project: Project) -> Rubric:
             scale_min=project.rubric_scale_min,
             scale_max=project.rubric_scale_max,
             strict=False,
+            instructions=project.rubric_instructions,
         )
     )
 
@@ -263,6 +296,7 @@ def rubric_of_task(task: Task, *, project: Project | None = None) -> Rubric:
                 scale_min=own["scale"][0],
                 scale_max=own["scale"][1],
                 strict=False,
+                instructions=own.get("instructions") or "",
             )
         )
     return rubric_of_project(project or task.project)
@@ -270,18 +304,39 @@ def rubric_of_task(task: Task, *, project: Project | None = None) -> Rubric:
 
 @transaction.atomic
 def project_rubric_set(
-    *, project: Project, criteria: Any, anchors: Any, scale_min: Any, scale_max: Any
+    *,
+    project: Project,
+    criteria: Any,
+    anchors: Any,
+    scale_min: Any,
+    scale_max: Any,
+    instructions: Any = None,
 ) -> Project:
     """Replace the project's rubric (criteria, scale and anchors) after checking it.
 
     Tasks already answered keep their scores; a changed scale applies to new answers."""
+    if instructions is None:  # left out: the project's stay
+        instructions = project.rubric_instructions
     rubric = rubric_clean(
-        criteria=criteria, anchors=anchors, scale_min=scale_min, scale_max=scale_max
+        criteria=criteria,
+        anchors=anchors,
+        scale_min=scale_min,
+        scale_max=scale_max,
+        instructions=instructions,
     )
     stored = rubric.as_json()
     project.rubric = stored["criteria"]
     project.rubric_anchors = stored["anchors"]
     project.rubric_scale_min = rubric.scale_min
     project.rubric_scale_max = rubric.scale_max
-    project.save(update_fields=["rubric", "rubric_anchors", "rubric_scale_min", "rubric_scale_max"])
+    project.rubric_instructions = rubric.instructions
+    project.save(
+        update_fields=[
+            "rubric",
+            "rubric_anchors",
+            "rubric_scale_min",
+            "rubric_scale_max",
+            "rubric_instructions",
+        ]
+    )
     return project

@@ -160,6 +160,7 @@ def _work_context(assignment: Assignment | None, *, project: Project, task: Task
         else [],
         "scale": rubric.points if rubric else [],
         "scale_anchors": sorted(rubric.anchors.items()) if rubric else [],
+        "rubric_instructions": rubric.instructions if rubric else "",
         "ratings": list(range(1, project.answer_rating_max + 1)),
         "flags": Flag.choices,
         "slots": list(range(1, len(answers) + 1)),

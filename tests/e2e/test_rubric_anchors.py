@@ -44,12 +44,14 @@ def test_number_keys_score_the_focused_criterion_and_its_anchor_shows(
     page, screenshot_dir, project, labeler
 ):
     project_rubric_set(
-        project=project, criteria=CRITERIA, anchors=ANCHORS, scale_min=1, scale_max=5
-    )
+        project=project, criteria=CRITERIA, anchors=ANCHORS, scale_min=1, scale_max=5,
+        instructions="Read the **whole** answer first, then score each criterion on its own.",
+    )  # fmt: skip
     task = make_task(project, "rubric", ["Use `sorted(xs)`; it returns a new list."])
     start(page)
     page.wait_for_selector("#work[data-ready]")
-    # The shared anchors are a legend above the grid.
+    # The rubric's instructions, then the shared anchors as a legend above the grid.
+    assert "score each criterion on its own" in page.locator(".rubric-instructions").inner_text()
     assert page.locator(".anchor-legend dd").all_inner_texts() == list(ANCHORS.values())
     expect(anchor_of(page, 0)).to_have_text("")
 

@@ -292,6 +292,7 @@ def test_the_demo_project_has_an_anchor_for_every_point_of_its_scale(
     users = {"researcher": owner, "labeler": labeler, "reviewer": reviewer}
     load_demo(project=project, users=users, stdout=io.StringIO())
     project.refresh_from_db()
+    assert project.rubric_instructions.startswith("Read the whole answer before you score.")
     rubric = rubric_clean(
         criteria=project.rubric,
         anchors=project.rubric_anchors,
@@ -302,3 +303,29 @@ def test_the_demo_project_has_an_anchor_for_every_point_of_its_scale(
     correctness = rubric.criteria[0]
     assert rubric.anchor(correctness, 1) == "wrong on the main point"
     assert rubric.anchor(correctness, 5) == "fully answers, no errors"
+
+
+def test_rubric_instructions_reach_raters_the_claim_api_and_the_judge(
+    client, project, owner, labeler
+):
+    from evaluation.judging.rubric import rubric_text
+    from labeling.services.rubric import rubric_of_project
+
+    url = f"/api/projects/{project.pk}/rubric/"
+    body = {"criteria": CRITERIA, "anchors": ANCHORS, "scale_min": 1, "scale_max": 5}
+    text = "Read the **whole** answer first; score each criterion on its own."
+    response = api(owner).put(url, {**body, "instructions": text}, format="json")
+    assert response.status_code == 200 and response.json()["instructions"] == text
+    # Left out, they stay; too long, they are refused with what to fix.
+    assert api(owner).put(url, body, format="json").json()["instructions"] == text
+    bad = api(owner).put(url, {**body, "instructions": "x" * 5001}, format="json")
+    assert bad.status_code == 400 and "at most 5000 characters" in str(bad.json())
+    project.refresh_from_db()
+    assert rubric_text(rubric_of_project(project)).startswith(f"Instructions: {text}\nScale:")
+
+    task = _rubric_task(project)
+    sent = api(labeler).post(f"/api/projects/{project.pk}/claim/", format="json").json()
+    assert sent["task"]["id"] == task.pk and sent["task"]["rubric"]["instructions"] == text
+    client.force_login(labeler)
+    page = client.get(f"/tasks/{task.pk}/").content.decode()
+    assert "How to score" in page and "<strong>whole</strong>" in page
