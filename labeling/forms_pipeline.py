@@ -247,9 +247,22 @@ class MultipleFileField(forms.FileField):
         return [super(MultipleFileField, self).clean(f, initial) for f in files]
 
 
-class StructuredForm(forms.Form):
+class StructuredForm(PricesForm):
     """Structured synthesis: the kind, its input (files or pasted text) and its counts. The
     input is read here into the lists the service takes; a bad one is an error on its field."""
+
+    field_order = [
+        "kind",
+        "llm_model",
+        "price_prompt_per_mtok",
+        "price_completion_per_mtok",
+        "files",
+        "text",
+        "title",
+        "questions_per_document",
+        "count",
+        "passages_per_item",
+    ]
 
     kind = forms.ChoiceField(
         choices=[
@@ -263,15 +276,6 @@ class StructuredForm(forms.Form):
         required=False,
         label="LLM model",
         help_text="The model that writes the items; empty: the project's LLM.",
-    )
-    price_prompt_per_mtok = forms.FloatField(
-        required=False,
-        min_value=0,
-        label="Input price (USD per million tokens)",
-        help_text="With the output price, makes the run's cost; empty counts 0.",
-    )
-    price_completion_per_mtok = forms.FloatField(
-        required=False, min_value=0, label="Output price (USD per million tokens)"
     )
     files = MultipleFileField(
         required=False,
