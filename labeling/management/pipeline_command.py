@@ -155,6 +155,6 @@ class PipelineCommand(BaseCommand):
 
     def _progress(self, unit: str):
         def report(done: int, total: int) -> None:
-            self.stdout.write(f"  {done}/{total} {unit}")
+            self.stdout.write(f"  {done}/{total or '?'} {unit}")
 
         return report

@@ -13,6 +13,7 @@ from labeling.services.pipeline import (
     ERROR_GOLD_SHARE,
     ERROR_PRICE,
     PipelineRunError,
+    import_run_start,
     pipeline_run_execute,
     prompts_synthesize,
     prompts_tag,
@@ -280,3 +281,21 @@ def test_a_gold_share_outside_0_to_1_is_refused(project, share):
     with pytest.raises(PipelineRunError) as error:
         tasks_create_from_prompts(project=project, kind="ranking", gold_share=share, enqueue=False)
     assert str(error.value) == ERROR_GOLD_SHARE
+
+
+def test_an_import_shows_the_rows_read_while_it_checks_the_file(project, monkeypatch, tmp_path):
+    """The first pass (validation) used to write nothing, so a large file sat at 0 of ? rows."""
+    from labeling.services.pipeline import stage_import
+
+    monkeypatch.setattr(stage_import, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(stage_import, "PROGRESS_SECONDS", 3600.0)
+    path = tmp_path / "prompts.txt"
+    path.write_text("".join(f"Question number {i}: what is {i} plus {i}?\n" for i in range(5)))
+    seen = Seen()
+    run = pipeline_run_execute(
+        run=import_run_start(project=project, path=path, enqueue=False), on_progress=seen
+    )
+    assert run.status == PipelineStatus.SUCCEEDED, run.error
+    checking = [report for report in seen.reports if report[1] == 0]
+    assert checking[:2] == [(2, 0), (4, 0)]  # rows read, total not known yet
+    assert (0, 5) in seen.reports and seen.reports[-1] == (5, 5)

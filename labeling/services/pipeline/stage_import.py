@@ -22,6 +22,7 @@ from labeling.pipeline.filters import (
     Verdict,
     default_filters,
 )
+from labeling.pipeline.progress import ProgressMeter
 from labeling.pipeline.readers import PromptReader
 from labeling.pipeline.records import (
     RowError,
@@ -36,6 +37,7 @@ from .runs import (
     ERROR_FILE_MISSING,
     ERROR_REJECTED,
     PROGRESS_EVERY,
+    PROGRESS_SECONDS,
     SAMPLE_REJECTS,
     TAGGED_BY_RULES,
     TAGGED_BY_SOURCE,
@@ -57,13 +59,18 @@ def _import(run: PipelineRun) -> None:
     since = datetime.fromisoformat(params["since"]) if params.get("since") else None
     fmt = params.get("format") or None
 
-    # Pass 1: validate and count, constant memory. All or nothing stops here.
+    # Pass 1: validate and count, constant memory. All or nothing stops here. Progress shows
+    # the rows read so far against an unknown total ("N of ? rows"); pass 2 counts from 0.
     reader = PromptReader(path, format=fmt, since=since)
     rejects: list[dict[str, Any]] = []
     reject_count = 0
     rows = 0
+    reading = ProgressMeter(
+        lambda done: _progress(run, done), every=PROGRESS_EVERY, seconds=PROGRESS_SECONDS
+    )
     for item in reader:
         rows += 1
+        reading.advance()
         if isinstance(item, RowError):
             reject_count += 1
             if len(rejects) < SAMPLE_REJECTS:
