@@ -154,13 +154,12 @@ def pipeline_structured(request: HttpRequest, pk: int) -> HttpResponse:
                 project=project,
                 kind=data["kind"],
                 llm_model=data["llm_model"],
-                price_prompt_per_mtok=data["price_prompt_per_mtok"] or 0,
-                price_completion_per_mtok=data["price_completion_per_mtok"] or 0,
                 questions_per_document=data["questions_per_document"],
                 count=data["count"],
                 passages_per_item=data["passages_per_item"],
                 input_name=data["input_name"],
                 created_by=request.user,
+                **form.prices(),
                 **data["input"],
             )
         except DomainError as error:

@@ -102,8 +102,12 @@ class FilterSerializer(serializers.Serializer):
     filters = FiltersSerializer(required=False)
 
 
-class TagSerializer(serializers.Serializer):
-    llm_model = serializers.CharField(required=False, allow_blank=True, default="")
+class LLMSerializer(serializers.Serializer):
+    """The run's LLM; a run that names no model gets the project's."""
+
+    llm_model = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Empty: the project's LLM."
+    )
     llm_base_url = serializers.URLField(required=False, allow_blank=True, default="")
     price_prompt_per_mtok = serializers.FloatField(
         default=0.0, min_value=0, help_text="US dollars per million input tokens (the cost)."
@@ -111,6 +115,9 @@ class TagSerializer(serializers.Serializer):
     price_completion_per_mtok = serializers.FloatField(
         default=0.0, min_value=0, help_text="US dollars per million output tokens."
     )
+
+
+class TagSerializer(LLMSerializer):
     retag = serializers.BooleanField(default=False)
 
 
@@ -137,17 +144,11 @@ class SynthesizeSerializer(TagSerializer):
     limit = serializers.IntegerField(default=100, min_value=1, max_value=100_000)
 
 
-class StructuredSerializer(serializers.Serializer):
+class StructuredSerializer(LLMSerializer):
     """Structured synthesis; the service checks the input of the kind (documents, tools or
     passages) and answers 400 with what to fix."""
 
     kind = serializers.ChoiceField(choices=list(STRUCTURED_KINDS))
-    llm_model = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Empty: the project's LLM."
-    )
-    llm_base_url = serializers.URLField(required=False, allow_blank=True, default="")
-    price_prompt_per_mtok = serializers.FloatField(default=0.0, min_value=0)
-    price_completion_per_mtok = serializers.FloatField(default=0.0, min_value=0)
     documents = serializers.ListField(
         child=serializers.DictField(),
         required=False,
